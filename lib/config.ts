@@ -1,0 +1,67 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+/**
+ * Every environment variable the project reads, parsed and validated once. Defaults match what
+ * `npm run infra:up` starts, so a fresh checkout runs without a .env file.
+ */
+const ConfigSchema = z.object({
+  KAFKA_BROKERS: z
+    .string()
+    .default("127.0.0.1:9092")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((broker) => broker.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, "expected host:port")).min(1)),
+  KAFKA_CLIENT_ID: z.string().min(1).default("txlog"),
+  TRANSACTIONS_TOPIC: z.string().min(1).default("transactions"),
+  DEAD_LETTER_TOPIC: z.string().min(1).default("transactions.dead-letter"),
+  TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+  CONSUMER_GROUP_ID: z.string().min(1).default("txlog-consume"),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Kafka's own port for the controller of the native single-node broker. */
+  KAFKA_CONTROLLER_PORT: z.coerce.number().int().min(1).max(65535).default(9093),
+  /** Where infra:up keeps jars, data, logs and pids; git-ignored. */
+  INFRA_CACHE_DIR: z.string().min(1).default(resolve(process.cwd(), ".cache")),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * infra:up may have had to start a private PostgreSQL on a free port; it records the URL there so
+ * every later process finds it. An explicit DATABASE_URL always wins.
+ */
+function recordedDatabaseUrl(cacheDir: string): string | undefined {
+  const stateFile = resolve(cacheDir, "infra-state.json");
+  if (!existsSync(stateFile)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as { postgres?: { url?: string } };
+    return state.postgres?.url;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cacheDir = env.INFRA_CACHE_DIR ?? resolve(process.cwd(), ".cache");
+  const withRecorded = { ...env, DATABASE_URL: env.DATABASE_URL ?? recordedDatabaseUrl(cacheDir) };
+  const parsed = ConfigSchema.safeParse(withRecorded);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return parsed.data;
+}
+
+export const config: Config = loadConfig();

@@ -1,0 +1,74 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  numeric,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+/** NUMERIC(18, 2) read and written as exact decimal strings, never JS numbers. */
+const money = (name: string) => numeric(name, { precision: 18, scale: 2 }).notNull();
+
+export const transactions = pgTable(
+  "transactions",
+  {
+    id: uuid("id").primaryKey(),
+    step: integer("step").notNull(),
+    type: text("type", { enum: ["CASH_IN", "CASH_OUT", "DEBIT", "PAYMENT", "TRANSFER"] }).notNull(),
+    amount: money("amount"),
+    nameOrig: text("name_orig").notNull(),
+    oldbalanceOrg: money("old_balance_orig"),
+    newbalanceOrig: money("new_balance_orig"),
+    nameDest: text("name_dest").notNull(),
+    oldbalanceDest: money("old_balance_dest"),
+    newbalanceDest: money("new_balance_dest"),
+    isFraud: boolean("is_fraud").notNull(),
+    isFlaggedFraud: boolean("is_flagged_fraud").notNull(),
+    status: text("status", { enum: ["Historical", "Completed"] }).notNull(),
+    /** When the API accepted it (or the seed read it). */
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date", precision: 3 }).notNull(),
+    /** When the consumer's transaction committed it. */
+    persistedAt: timestamp("persisted_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+    /** Where it came from in Kafka; null for seeded rows. */
+    kafkaTopic: text("kafka_topic"),
+    kafkaPartition: integer("kafka_partition"),
+    kafkaOffset: bigint("kafka_offset", { mode: "number" }),
+  },
+  (table) => [
+    // Reports page newest first with a (received_at, id) keyset cursor, optionally filtered.
+    index("transactions_received_idx").on(table.receivedAt.desc(), table.id.desc()),
+    index("transactions_status_received_idx").on(table.status, table.receivedAt.desc(), table.id.desc()),
+    index("transactions_type_received_idx").on(table.type, table.receivedAt.desc(), table.id.desc()),
+    index("transactions_name_orig_received_idx").on(table.nameOrig, table.receivedAt.desc(), table.id.desc()),
+    index("transactions_fraud_received_idx").on(table.receivedAt.desc(), table.id.desc()).where(sql`${table.isFraud}`),
+  ],
+);
+
+export type TransactionRow = typeof transactions.$inferSelect;
+export type NewTransactionRow = typeof transactions.$inferInsert;
+
+/** Records the consumer could not store (undecodable, invalid, oversized), kept with the reason. */
+export const deadLetters = pgTable(
+  "dead_letters",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    topic: text("topic").notNull(),
+    partition: integer("partition").notNull(),
+    offset: bigint("offset", { mode: "number" }).notNull(),
+    key: text("key"),
+    /** The raw value, base64 as Kafka delivered it. */
+    value: text("value"),
+    reason: text("reason").notNull(),
+    detail: text("detail").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+  },
+  // Redelivery of the same offset must not add a second dead letter.
+  (table) => [uniqueIndex("dead_letters_source_idx").on(table.topic, table.partition, table.offset)],
+);

@@ -1,0 +1,150 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import pg from "pg";
+import { waitFor } from "./process.js";
+
+/** True when a PostgreSQL server at `url` accepts a connection (to any database). */
+export async function postgresAnswers(url: string, timeoutMs = 2_000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: withDatabase(url, "postgres"), connectionTimeoutMillis: timeoutMs });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Creates the database named in `url` when it is missing; harmless when it exists. */
+export async function ensureDatabase(url: string): Promise<void> {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const client = new pg.Client({ connectionString: withDatabase(url, "postgres") });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [database]);
+    if (!rowCount) {
+      await client.query(`create database "${database.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+        // Two processes racing to create it: the loser sees duplicate_database, which is fine.
+        if (error.code !== "42P04") throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function freePort(preferred?: number): Promise<number> {
+  const tryListen = (port: number) =>
+    new Promise<number>((resolvePort, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        const address = server.address();
+        server.close(() => resolvePort(typeof address === "object" && address ? address.port : port));
+      });
+    });
+  if (preferred) {
+    try {
+      return await tryListen(preferred);
+    } catch {
+      // taken: fall through to any free port
+    }
+  }
+  return tryListen(0);
+}
+
+/** Debian keeps initdb/pg_ctl under /usr/lib/postgresql/<major>/bin, not always on PATH. */
+export function findPostgresBin(): string | undefined {
+  const onPath = spawnSync("sh", ["-c", "command -v pg_ctl"], { encoding: "utf8" }).stdout.trim();
+  if (onPath) return join(onPath, "..");
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) return undefined;
+  const majors = readdirSync(root).filter((name) => existsSync(join(root, name, "bin", "pg_ctl")));
+  majors.sort((a, b) => Number(b) - Number(a));
+  return majors[0] ? join(root, majors[0], "bin") : undefined;
+}
+
+export interface PrivatePostgresOptions {
+  dir: string;
+  port: number;
+}
+
+/**
+ * A PostgreSQL cluster owned by this project (initdb + pg_ctl), for machines without a server and for
+ * fault tests that must stop a database without touching the machine's shared one.
+ */
+export class PrivatePostgres {
+  readonly url: string;
+  private readonly dataDir: string;
+  private readonly bin: string;
+
+  constructor(private readonly options: PrivatePostgresOptions) {
+    const bin = findPostgresBin();
+    if (!bin) throw new Error("PostgreSQL's server binaries (initdb, pg_ctl) were not found: apt-get install postgresql");
+    this.bin = bin;
+    this.dataDir = join(options.dir, "data");
+    this.url = `postgres://postgres@127.0.0.1:${options.port}/postgres`;
+  }
+
+  /** PostgreSQL refuses to run as root; as root we run its tools as the `postgres` system user. */
+  private run(tool: string, args: string[]): string {
+    const command = join(this.bin, tool);
+    const asRoot = process.getuid?.() === 0;
+    return execFileSync(asRoot ? "runuser" : command, asRoot ? ["-u", "postgres", "--", command, ...args] : args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
+
+  private ownDirs(): void {
+    mkdirSync(this.options.dir, { recursive: true });
+    if (process.getuid?.() !== 0) return;
+    const { uid, gid } = postgresUser();
+    chownSync(this.options.dir, uid, gid);
+    if (existsSync(this.dataDir)) chownSync(this.dataDir, uid, gid);
+  }
+
+  isRunning(): boolean {
+    if (!existsSync(join(this.dataDir, "PG_VERSION"))) return false;
+    try {
+      this.run("pg_ctl", ["status", "-D", this.dataDir]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async start(): Promise<void> {
+    this.ownDirs();
+    if (!existsSync(join(this.dataDir, "PG_VERSION"))) {
+      this.run("initdb", ["-D", this.dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+    }
+    if (!this.isRunning()) {
+      const options = `-p ${this.options.port} -c listen_addresses=127.0.0.1 -k ${this.options.dir} -c fsync=on`;
+      this.run("pg_ctl", ["start", "-w", "-D", this.dataDir, "-l", join(this.options.dir, "postgres.log"), "-o", options]);
+    }
+    await waitFor(`PostgreSQL on 127.0.0.1:${this.options.port}`, () => postgresAnswers(this.url), { timeoutMs: 30_000 });
+  }
+
+  /** Fast shutdown: aborts open transactions (their clients see errors), keeps committed data. */
+  async stop(): Promise<void> {
+    if (this.isRunning()) this.run("pg_ctl", ["stop", "-w", "-m", "fast", "-D", this.dataDir]);
+  }
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+  return { uid, gid };
+}

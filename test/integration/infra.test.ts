@@ -1,0 +1,116 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { migrateDatabase } from "../../lib/db/client.js";
+import { ensureTopics } from "../../lib/kafka/client.js";
+import { freePort, withDatabase } from "../../scripts/infra/postgres.js";
+import { testKafka, uniqueName } from "../support/kafka.js";
+
+const run = promisify(execFile);
+
+async function consumeAll(brokers: string[], topic: string, expected: number): Promise<string[]> {
+  const consumer = testKafka(brokers).consumer({ groupId: uniqueName("test.reader") });
+  const values: string[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        values.push(message.value?.toString() ?? "");
+        if (values.length >= expected) resolve();
+      },
+    });
+  });
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${values.length} of ${expected} messages`)), 30_000))]);
+  await consumer.disconnect();
+  return values;
+}
+
+describe("the real Kafka broker", () => {
+  it("creates a topic with the configured 3 partitions", async () => {
+    const topic = uniqueName("test.partitions");
+    expect(await ensureTopics([topic])).toEqual([topic]);
+    expect(await ensureTopics([topic])).toEqual([]);
+    const admin = testKafka().admin();
+    await admin.connect();
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.disconnect();
+    expect(metadata.topics[0]?.partitions).toHaveLength(3);
+  });
+
+  it("round-trips messages through a produce and a consumer group", async () => {
+    const topic = uniqueName("test.roundtrip");
+    await ensureTopics([topic]);
+    const producer = testKafka().producer();
+    await producer.connect();
+    const sent = Array.from({ length: 20 }, (_, index) => `message-${index}`);
+    await producer.send({ topic, acks: -1, messages: sent.map((value, index) => ({ key: `k${index}`, value })) });
+    await producer.disconnect();
+    expect((await consumeAll((process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), topic, sent.length)).sort()).toEqual([...sent].sort());
+  });
+});
+
+describe("infra:down + infra:up", () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), "txlog-infra-"));
+  let env: NodeJS.ProcessEnv;
+  const infra = (command: string) => run("npx", ["tsx", "scripts/infra.ts", command], { env, timeout: 170_000 });
+
+  afterAll(async () => {
+    await infra("down").catch(() => {});
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it("keeps a produced message across a broker restart", async () => {
+    const port = await freePort();
+    const controllerPort = await freePort();
+    env = { ...process.env, INFRA_CACHE_DIR: cacheDir, KAFKA_BROKERS: `127.0.0.1:${port}`, KAFKA_CONTROLLER_PORT: String(controllerPort) };
+    const brokers = [`127.0.0.1:${port}`];
+    const { stdout } = await infra("up");
+    expect(stdout).toMatch(new RegExp(`kafka\\s+up\\s+127\\.0\\.0\\.1:${port}\\s+\\(native broker, pid \\d+\\)`));
+
+    const topic = "test.durable";
+    const producer = testKafka(brokers).producer();
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ key: "k", value: "survives a restart" }] });
+    await producer.disconnect();
+
+    await infra("down");
+    const down = await infra("status");
+    expect(down.stdout).toMatch(/kafka\s+DOWN/);
+    await infra("up");
+
+    expect(await consumeAll(brokers, topic, 1)).toEqual(["survives a restart"]);
+  });
+});
+
+describe("drizzle migrations", () => {
+  it("apply to an empty database and create the tables", async () => {
+    const url = withDatabase(process.env.DATABASE_URL ?? "", uniqueName("txlog_empty").replace(".", "_"));
+    const database = new URL(url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: withDatabase(url, "postgres") });
+    await admin.connect();
+    await admin.query(`create database "${database}"`);
+    try {
+      await migrateDatabase(url);
+      await migrateDatabase(url); // a second run applies nothing and does not fail
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ table_name: string }>(
+        "select table_name from information_schema.tables where table_schema = 'public' order by table_name",
+      );
+      const amount = await client.query<{ numeric_precision: number; numeric_scale: number }>(
+        "select numeric_precision, numeric_scale from information_schema.columns where table_name = 'transactions' and column_name = 'amount'",
+      );
+      await client.end();
+      expect(rows.map((row) => row.table_name)).toEqual(["dead_letters", "transactions"]);
+      expect(amount.rows[0]).toEqual({ numeric_precision: 18, numeric_scale: 2 });
+    } finally {
+      await admin.query(`drop database "${database}" with (force)`);
+      await admin.end();
+    }
+  });
+});
