@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -25,7 +25,10 @@ async function consumeAll(brokers: string[], topic: string, expected: number): P
       },
     });
   });
-  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${values.length} of ${expected} messages`)), 30_000))]);
+  await Promise.race([
+    done,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${values.length} of ${expected} messages`)), 30_000)),
+  ]);
   await consumer.disconnect();
   return values;
 }
@@ -50,7 +53,9 @@ describe("the real Kafka broker", () => {
     const sent = Array.from({ length: 20 }, (_, index) => `message-${index}`);
     await producer.send({ topic, acks: -1, messages: sent.map((value, index) => ({ key: `k${index}`, value })) });
     await producer.disconnect();
-    expect((await consumeAll((process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), topic, sent.length)).sort()).toEqual([...sent].sort());
+    expect((await consumeAll((process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), topic, sent.length)).sort()).toEqual(
+      [...sent].sort(),
+    );
   });
 });
 
@@ -67,10 +72,21 @@ describe("infra:down + infra:up", () => {
   it("keeps a produced message across a broker restart", async () => {
     const port = await freePort();
     const controllerPort = await freePort();
-    env = { ...process.env, INFRA_CACHE_DIR: cacheDir, KAFKA_BROKERS: `127.0.0.1:${port}`, KAFKA_CONTROLLER_PORT: String(controllerPort) };
+    env = {
+      ...process.env,
+      INFRA_CACHE_DIR: cacheDir,
+      KAFKA_BROKERS: `127.0.0.1:${port}`,
+      KAFKA_CONTROLLER_PORT: String(controllerPort),
+    };
     const brokers = [`127.0.0.1:${port}`];
     const { stdout } = await infra("up");
-    expect(stdout).toMatch(new RegExp(`kafka\\s+up\\s+127\\.0\\.0\\.1:${port}\\s+\\(native broker, pid \\d+\\)`));
+    const running = new RegExp(`kafka\\s+up\\s+127\\.0\\.0\\.1:${port}\\s+\\(native broker, pid (\\d+)\\)`);
+    const pid = running.exec(stdout)?.[1];
+    expect(pid).toBeDefined();
+    // A second up finds the broker answering and starts nothing.
+    const again = await infra("up");
+    expect(running.exec(again.stdout)?.[1]).toBe(pid);
+    expect(again.stdout).not.toMatch(/starting Apache Kafka/);
 
     const topic = "test.durable";
     const producer = testKafka(brokers).producer();
@@ -111,6 +127,55 @@ describe("drizzle migrations", () => {
     } finally {
       await admin.query(`drop database "${database}" with (force)`);
       await admin.end();
+    }
+  });
+});
+
+describe("infra:up without Docker, Java or Maven", () => {
+  it("says what to install and exits 1 without a stack trace", async () => {
+    // A PATH holding only node: no docker, java or mvn to find.
+    const binDir = mkdtempSync(join(tmpdir(), "txlog-path-"));
+    symlinkSync(process.execPath, join(binDir, "node"));
+    const closedPort = await freePort();
+    const env = { ...process.env, PATH: binDir, KAFKA_BROKERS: `127.0.0.1:${closedPort}`, INFRA_CACHE_DIR: binDir };
+    const failure = await run(process.execPath, ["node_modules/tsx/dist/cli.mjs", "scripts/infra.ts", "up"], { env }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    rmSync(binDir, { recursive: true, force: true });
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(/install either a Docker engine .* or JDK 17\+ and Maven/);
+    expect(failure?.stderr).toMatch(/Missing: java, mvn/);
+    expect(failure?.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("infra:up where no PostgreSQL answers", () => {
+  it("starts a private cluster, creates the database, and infra:down stops it", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "txlog-pg-"));
+    chmodSync(cacheDir, 0o755); // the postgres system user runs the cluster and must reach its directory
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      INFRA_CACHE_DIR: cacheDir,
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/txlog_private`,
+    };
+    const infra = (command: string) => run("npx", ["tsx", "scripts/infra.ts", command], { env, timeout: 120_000 });
+    try {
+      const up = await infra("up");
+      expect(up.stdout).toMatch(
+        new RegExp(`postgres\\s+up\\s+postgres://postgres@127\\.0\\.0\\.1:${port}/txlog_private\\s+\\(private cluster`),
+      );
+      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      await client.connect();
+      const { rows } = await client.query<{ db: string }>("select current_database() as db");
+      await client.end();
+      expect(rows[0]?.db).toBe("txlog_private");
+      await infra("down");
+      expect((await infra("status")).stdout).toMatch(/postgres\s+DOWN/);
+    } finally {
+      await infra("down").catch(() => {});
+      rmSync(cacheDir, { recursive: true, force: true });
     }
   });
 });
