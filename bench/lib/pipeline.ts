@@ -1,0 +1,78 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { RunContext } from "./context.js";
+import { type OfflineServer, REPO_ROOT, startOffline } from "./offline.js";
+import { type ManagedProcess, startProcess } from "./processes.js";
+
+/** Node flags that make a process write a V8 CPU profile into the run's folder when it exits. */
+export function profileFlags(context: RunContext, name: string): string[] {
+  if (!context.profile) return [];
+  const dir = join(context.runDir, "profiles", name);
+  mkdirSync(dir, { recursive: true });
+  return ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+}
+
+export function profileDir(context: RunContext, name: string): string {
+  return join(context.runDir, "profiles", name);
+}
+
+/** The environment the pipeline's processes get: the run's database and topics, quiet logs. */
+export function pipelineEnv(context: RunContext, topic: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: context.databaseUrl,
+    TRANSACTIONS_TOPIC: topic,
+    DEAD_LETTER_TOPIC: `${topic}.dead-letter`,
+    // Per-request log lines cost measurable time (shared/notes/measured-facts.md); warnings still show.
+    LOG_LEVEL: "warn",
+    ...extra,
+  };
+}
+
+/**
+ * The HTTP API as `npm start` runs it: `serverless offline start` from the repo root. When the repo
+ * has an HTTP-only service file (no local Kafka poller in the API process), the API is started from
+ * it, so the API's figures are the API's alone and the worker is measured as its own process.
+ */
+export const API_SERVICE_FILE = "serverless.http-only.yml";
+
+export function apiServiceFile(): string {
+  return existsSync(join(REPO_ROOT, API_SERVICE_FILE)) ? API_SERVICE_FILE : "serverless.yml";
+}
+
+export async function startApi(context: RunContext, name: string, topic: string): Promise<OfflineServer> {
+  const flags = ["--config", apiServiceFile()];
+  return startOffline({
+    name,
+    serviceDir: REPO_ROOT,
+    env: pipelineEnv(context, topic),
+    runDir: context.runDir,
+    tmpDir: context.tmpDir,
+    flags,
+    nodeOptions: profileFlags(context, name),
+  });
+}
+
+/** The no-op service of bench/noop: the same serverless-offline settings, nothing behind the handler. */
+export async function startNoop(context: RunContext, name: string): Promise<OfflineServer> {
+  return startOffline({
+    name,
+    serviceDir: join(REPO_ROOT, "bench/noop"),
+    // bench/noop/serverless.yml copies its serverless-offline and esbuild settings from this file.
+    env: { LOG_LEVEL: "warn", BENCH_API_SERVICE_FILE: apiServiceFile() },
+    runDir: context.runDir,
+    tmpDir: context.tmpDir,
+    nodeOptions: profileFlags(context, name),
+  });
+}
+
+/** The standalone worker (`npm run worker`: the local Kafka poller invoking the consume handler). */
+export const WORKER_ENTRY = "scripts/worker.ts";
+
+export function startWorker(context: RunContext, name: string, topic: string, group: string): ManagedProcess {
+  if (!existsSync(join(REPO_ROOT, WORKER_ENTRY))) throw new Error(`${WORKER_ENTRY} does not exist yet`);
+  return startProcess(name, process.execPath, [...profileFlags(context, name), "--import", "tsx", WORKER_ENTRY], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...pipelineEnv(context, topic, { CONSUMER_GROUP_ID: group }) },
+    logFile: join(context.runDir, `${name}.log`),
+  });
+}

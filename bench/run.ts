@@ -1,0 +1,159 @@
+/**
+ * `npm run bench` (and `npm run bench:smoke`): every stage of the pipeline against the real broker
+ * and database, each figure next to a reference measured in the same run. Prints one table and writes
+ * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
+ *
+ *   npm run bench -- [--smoke] [--stages 1,2,3,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig } from "../lib/config.js";
+import { disconnectProducer } from "../lib/kafka/client.js";
+import { logger } from "../lib/logger.js";
+import { withDatabase } from "../scripts/infra/postgres.js";
+import { FULL_SIZES, type RunContext, SMOKE_SIZES } from "./lib/context.js";
+import { renderProfile, summariseProfiles } from "./lib/cpu-profile.js";
+import { dropDatabase, freshDatabase } from "./lib/database.js";
+import { deleteTopicsAndGroups } from "./lib/kafka.js";
+import { REPO_ROOT } from "./lib/offline.js";
+import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";
+import { profileDir } from "./lib/pipeline.js";
+import { renderTable } from "./lib/report.js";
+import { workerDrain } from "./stages/drain.js";
+import { endToEnd } from "./stages/e2e.js";
+import { apiIngest, httpCeiling } from "./stages/http.js";
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    stages: { type: "string", default: "1,2,3,4,5" },
+    profile: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    data: { type: "string", default: DEFAULT_PAYSIM_CSV },
+    "drain-rows": { type: "string" },
+    duration: { type: "string" },
+    connections: { type: "string" },
+    rate: { type: "string" },
+  },
+});
+
+const log = logger.child({ component: "bench" });
+const stages = new Set(args.stages.split(",").map((stage) => stage.trim()));
+const sizes = { ...(args.smoke ? SMOKE_SIZES : FULL_SIZES) };
+if (args["drain-rows"]) sizes.drainRows = Number(args["drain-rows"]);
+if (args.duration) sizes.httpDurationSec = Number(args.duration);
+if (args.connections) sizes.httpConnections = Number(args.connections);
+if (args.rate) sizes.e2eRate = Number(args.rate);
+
+const startedAt = new Date();
+const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
+const resultsDir = join(REPO_ROOT, "bench/results");
+const runDir = join(resultsDir, stamp);
+mkdirSync(runDir, { recursive: true });
+const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(36)}`;
+const databaseUrl = withDatabase(loadConfig().DATABASE_URL, args.smoke ? "txlog_bench_smoke" : "txlog_bench");
+
+const context: RunContext = {
+  runId,
+  runDir,
+  tmpDir: join(REPO_ROOT, ".esbuild", `bench-${runId}`),
+  sizes,
+  databaseUrl,
+  bodies: paysimBodies(args.data).map((body) => JSON.stringify(body)),
+  profile: args.profile,
+  log,
+  topics: [],
+  groups: [],
+  rows: [],
+  details: {},
+};
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryMb: Math.round(totalmem() / 1024 / 1024),
+  node: process.version,
+  loadAverageAtStart: loadavg(),
+};
+
+async function main(): Promise<number> {
+  log.info({ runId, stages: [...stages], sizes, machine, database: databaseUrl, logs: runDir }, "bench starting");
+  await freshDatabase(databaseUrl);
+  const failures: string[] = [];
+  const attempt = async (stage: string, run: () => Promise<unknown>) => {
+    try {
+      await run();
+    } catch (error) {
+      failures.push(`stage ${stage}: ${(error as Error).message}`);
+      log.error({ stage, err: error }, "stage failed");
+    }
+  };
+
+  let ceiling: number | undefined;
+  if (stages.has("1")) {
+    await attempt("1", async () => {
+      ceiling = await httpCeiling(context);
+    });
+  }
+  if (stages.has("2") || stages.has("3")) {
+    await attempt("2-3", () => apiIngest(context, ceiling, { single: stages.has("2"), bulk: stages.has("3") }));
+  }
+  if (stages.has("4")) await attempt("4", () => workerDrain(context));
+  if (stages.has("5")) await attempt("5", () => endToEnd(context));
+
+  const profiles = context.profile
+    ? ["noop", "api-ingest", "worker-drain", "api-e2e", "worker-e2e"].flatMap((name) =>
+        summariseProfiles(profileDir(context, name)).map((summary) => ({ process: name, ...summary })),
+      )
+    : [];
+
+  const finishedAt = new Date();
+  const result = {
+    startedAt,
+    finishedAt,
+    smoke: args.smoke,
+    command: `npm run ${args.smoke ? "bench:smoke" : "bench"}${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine: { ...machine, loadAverageAtEnd: loadavg() },
+    sizes,
+    rows: context.rows,
+    details: context.details,
+    profiles,
+    failures,
+  };
+  const resultFile = join(resultsDir, `${stamp}.json`);
+  writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+
+  for (const summary of profiles) process.stdout.write(`\n${summary.process}: ${renderProfile(summary)}\n`);
+  process.stdout.write(`\n${renderTable(context.rows)}\n\n`);
+  process.stdout.write(
+    `${machine.cpus} cores, load average ${machine.loadAverageAtStart.map((l) => l.toFixed(1)).join(" ")} at start; ` +
+      `${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; results: ${resultFile}; logs: ${runDir}\n`,
+  );
+  for (const failure of failures) process.stdout.write(`FAILED ${failure}\n`);
+  return failures.length ? 1 : 0;
+}
+
+async function cleanUp(): Promise<void> {
+  await disconnectProducer().catch(() => {});
+  rmSync(context.tmpDir, { recursive: true, force: true });
+  if (args.keep) {
+    log.info({ database: databaseUrl, topics: context.topics }, "kept the bench database and topics (--keep)");
+    return;
+  }
+  await deleteTopicsAndGroups(context.topics, context.groups).catch((error) =>
+    log.warn({ err: error }, "could not delete topics"),
+  );
+  await dropDatabase(databaseUrl).catch((error) => log.warn({ err: error }, "could not drop the bench database"));
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (error) {
+  log.error({ err: error }, "bench failed");
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);

@@ -1,0 +1,114 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { ensureTopics } from "../../lib/kafka/client.js";
+import { groupName, type RunContext, topicName } from "../lib/context.js";
+import { runLoad } from "../lib/http-load.js";
+import { groupIsStable } from "../lib/kafka.js";
+import { TreeMemorySampler } from "../lib/memory.js";
+import { startApi, startWorker } from "../lib/pipeline.js";
+import { waitUntil } from "../lib/processes.js";
+import { row } from "../lib/report.js";
+
+const MB = 1024 * 1024;
+
+interface E2eLatency {
+  rows: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** POST -> row latency from the rows themselves: persisted_at (the consumer's commit) - received_at (the API's accept). */
+async function rowLatency(client: pg.Client, topic: string, since: Date): Promise<E2eLatency> {
+  const { rows } = await client.query<E2eLatency>(
+    `with latency as (
+       select extract(epoch from persisted_at - received_at) * 1000 as ms from transactions where kafka_topic = $1 and received_at >= $2
+     )
+     select count(*)::int as rows,
+            percentile_cont(0.5) within group (order by ms)::float8 as p50,
+            percentile_cont(0.95) within group (order by ms)::float8 as p95,
+            percentile_cont(0.99) within group (order by ms)::float8 as p99,
+            max(ms)::float8 as max
+       from latency`,
+    [topic, since],
+  );
+  return rows[0] ?? { rows: 0, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN };
+}
+
+/** Stage 5: a fixed offered rate through the API and the worker, each in its own process, into the run's database. */
+export async function endToEnd(context: RunContext): Promise<void> {
+  const { sizes, log } = context;
+  const topic = topicName(context, "e2e");
+  const group = groupName(context, "e2e");
+  await ensureTopics([topic, `${topic}.dead-letter`]);
+  context.topics.push(`${topic}.dead-letter`);
+  const client = new pg.Client({ connectionString: context.databaseUrl });
+  await client.connect();
+  log.info({ stage: "5", topic, group }, "starting the API and the worker");
+  const [api, worker] = await Promise.all([
+    startApi(context, "api-e2e", topic),
+    Promise.resolve(startWorker(context, "worker-e2e", topic, group)),
+  ]);
+  const apiMemory = new TreeMemorySampler(api.process.pid).start();
+  const workerMemory = new TreeMemorySampler(worker.pid).start();
+  try {
+    await waitUntil("the worker joins its consumer group", () => groupIsStable(group), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      process: worker,
+    });
+    // Warm the API (bundle load, producer connect) at a low rate; its rows are excluded by received_at.
+    await runLoad({
+      url: `${api.baseUrl}/transaction`,
+      connections: 2,
+      durationSec: context.sizes.warmupSec,
+      bodies: context.bodies,
+      successStatus: 202,
+    });
+    await sleep(200);
+    const loadStarted = new Date();
+
+    log.info({ stage: "5", rate: sizes.e2eRate, seconds: sizes.e2eDurationSec }, "offering load");
+    const load = await runLoad({
+      url: `${api.baseUrl}/transaction`,
+      connections: sizes.e2eConnections,
+      durationSec: sizes.e2eDurationSec,
+      overallRate: sizes.e2eRate,
+      bodies: context.bodies,
+      successStatus: 202,
+    });
+    log.info(
+      { stage: "5", accepted: load.succeeded, perSec: Math.round(load.succeededPerSec), statuses: load.statusCounts },
+      "load done",
+    );
+    await waitUntil(
+      `all ${load.succeeded} accepted transactions stored`,
+      async () => (await rowLatency(client, topic, loadStarted)).rows >= load.succeeded,
+      { timeoutMs: 60_000, intervalMs: 250, process: worker },
+    );
+    const latency = await rowLatency(client, topic, loadStarted);
+    const apiPeak = apiMemory.stop();
+    const workerPeak = workerMemory.stop();
+    log.info({ stage: "5", ...latency }, "POST -> row latency");
+    context.details.e2e = { topic, load, latency, apiMemory: apiPeak, workerMemory: workerPeak };
+    const offered = `${sizes.e2eRate} tx/s offered, ${Math.round(load.succeededPerSec)} accepted`;
+    context.rows.push(
+      row("5 end to end", `POST->row p50 (${offered})`, latency.p50, "ms", {
+        target: { on: "value", comparison: "<=", threshold: 50 },
+      }),
+      row("5 end to end", "POST->row p95", latency.p95, "ms"),
+      row("5 end to end", "POST->row p99", latency.p99, "ms", { target: { on: "value", comparison: "<=", threshold: 250 } }),
+      row("5 end to end", "POST 202 latency p50 / p99", load.latencyMs.p50, "ms", { note: `p99 ${load.latencyMs.p99} ms` }),
+      row("6 peak RSS", "API under (5)", apiPeak.largestProcessPeakRss / MB, "MB"),
+      row("6 peak RSS", "worker under (5)", workerPeak.largestProcessPeakRss / MB, "MB", {
+        target: { on: "value", comparison: "<=", threshold: 250 },
+      }),
+    );
+  } finally {
+    apiMemory.stop();
+    workerMemory.stop();
+    await Promise.all([api.stop(), worker.stop()]);
+    await client.end();
+  }
+}

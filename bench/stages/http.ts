@@ -1,0 +1,120 @@
+import { ensureTopics } from "../../lib/kafka/client.js";
+import { type RunContext, topicName } from "../lib/context.js";
+import { type LoadOptions, type LoadResult, runLoad } from "../lib/http-load.js";
+import { TreeMemorySampler } from "../lib/memory.js";
+import { startApi, startNoop } from "../lib/pipeline.js";
+import { row } from "../lib/report.js";
+
+const MB = 1024 * 1024;
+
+/** A warm-up (first requests load the bundle and connect the producer), then the measured run. */
+async function measure(context: RunContext, name: string, options: LoadOptions): Promise<LoadResult> {
+  await runLoad({ ...options, durationSec: context.sizes.warmupSec });
+  context.log.info({ stage: name, connections: options.connections, seconds: options.durationSec }, "measuring");
+  const result = await runLoad(options);
+  context.log.info(
+    {
+      stage: name,
+      perSec: Math.round(result.succeededPerSec),
+      p50ms: result.latencyMs.p50,
+      p99ms: result.latencyMs.p99,
+      statuses: result.statusCounts,
+      errors: result.errors,
+    },
+    "measured",
+  );
+  if (result.succeeded === 0) throw new Error(`${name}: no request succeeded (${JSON.stringify(result.statusCounts)})`);
+  return result;
+}
+
+/** Stage 1: serverless-offline with a no-op handler; the ceiling stage 2 is read against. */
+export async function httpCeiling(context: RunContext): Promise<number> {
+  const { sizes } = context;
+  context.log.info({ stage: "1" }, "starting the no-op service");
+  const server = await startNoop(context, "noop");
+  try {
+    const result = await measure(context, "1 ceiling", {
+      url: `${server.baseUrl}/transaction`,
+      connections: sizes.httpConnections,
+      durationSec: sizes.httpDurationSec,
+      bodies: context.bodies,
+      successStatus: 202,
+    });
+    context.details.ceiling = result;
+    context.rows.push(
+      row("1 HTTP ceiling", `no-op POST, ${sizes.httpConnections} conns`, result.succeededPerSec, "req/s", {
+        note: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
+      }),
+    );
+    return result.succeededPerSec;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Stages 2 and 3: the real API (one server for both), producing to a topic of the run's own. */
+export async function apiIngest(context: RunContext, ceiling: number | undefined, stages: { single: boolean; bulk: boolean }) {
+  const { sizes } = context;
+  const topic = topicName(context, "ingest");
+  await ensureTopics([topic, `${topic}.dead-letter`]);
+  context.topics.push(`${topic}.dead-letter`);
+  context.log.info({ stage: "2-3", topic }, "starting the API");
+  const server = await startApi(context, "api-ingest", topic);
+  const memory = new TreeMemorySampler(server.process.pid).start();
+  try {
+    if (stages.single) {
+      const result = await measure(context, "2 POST /transaction", {
+        url: `${server.baseUrl}/transaction`,
+        connections: sizes.httpConnections,
+        durationSec: sizes.httpDurationSec,
+        bodies: context.bodies,
+        successStatus: 202,
+      });
+      context.details.single = result;
+      context.rows.push(
+        row("2 POST /transaction", `202/s, ${sizes.httpConnections} conns`, result.succeededPerSec, "req/s", {
+          ...(ceiling ? { reference: ceiling } : {}),
+          target: { on: "ratio", comparison: ">=", threshold: 0.85 },
+        }),
+        row("2 POST /transaction", "latency p50", result.latencyMs.p50, "ms"),
+        row("2 POST /transaction", "latency p99", result.latencyMs.p99, "ms"),
+      );
+    }
+    if (stages.bulk) {
+      const bulkBodies = bulkRequestBodies(context.bodies, sizes.bulkSize);
+      const result = await measure(context, "3 POST /transactions", {
+        url: `${server.baseUrl}/transactions`,
+        connections: sizes.bulkConnections,
+        durationSec: sizes.httpDurationSec,
+        bodies: bulkBodies,
+        successStatus: 202,
+      });
+      context.details.bulk = { ...result, bulkSize: sizes.bulkSize };
+      context.rows.push(
+        row(
+          "3 POST /transactions",
+          `tx/s acked (bulk ${sizes.bulkSize}, ${sizes.bulkConnections} conns)`,
+          result.succeededPerSec * sizes.bulkSize,
+          "tx/s",
+          {
+            target: { on: "value", comparison: ">=", threshold: 50_000 },
+            note: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms a request`,
+          },
+        ),
+      );
+    }
+  } finally {
+    const peak = memory.stop();
+    context.details.apiIngestMemory = peak;
+    context.log.info({ stage: "2-3", peakRssMb: Math.round(peak.largestProcessPeakRss / MB) }, "API memory");
+    await server.stop();
+  }
+}
+
+/** Bulk request bodies: JSON arrays of `size` consecutive sample rows (a few distinct ones, sent round-robin). */
+export function bulkRequestBodies(bodies: readonly string[], size: number, count = 16): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const start = (i * size) % Math.max(1, bodies.length - size);
+    return `[${bodies.slice(start, start + size).join(",")}]`;
+  });
+}
