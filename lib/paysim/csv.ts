@@ -21,6 +21,8 @@ export interface PaysimRow {
   line: number;
   /** The line as written, without its line break. */
   raw: string;
+  /** The 11 fields as written ("1.916920493E7" stays so). */
+  fields: string[];
   transaction: Transaction;
 }
 
@@ -95,7 +97,7 @@ export async function* readPaysimCsv(file: string, options: { limit?: number } =
       }
       const result = parsePaysimRecord(record.record);
       if ("reason" in result) throw new PaysimFileError(file, line, result.reason);
-      yield { line, raw: record.raw.replace(/\r?\n$/, ""), transaction: result.transaction };
+      yield { line, raw: record.raw.replace(/\r?\n$/, ""), fields: record.record, transaction: result.transaction };
       if (++rows >= limit) return;
     }
     if (!sawHeader) throw new PaysimFileError(file, 1, `empty file: expected the header "${PAYSIM_HEADER}"`);
