@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/**
+ * Swagger UI served by the project from the swagger-ui-dist package (no CDN: our machines have no
+ * internet). serverless-esbuild bundles the handler into .esbuild/.build/, so the package's own
+ * `getAbsoluteFSPath()` (__dirname-based) would point into the bundle; instead the directory is looked
+ * up at run time: under `serverless offline start` and in tests the working directory is the service
+ * root; in a deployed Lambda it is /var/task, where serverless.yml's package.patterns put the files.
+ */
+const PACKAGE_DIR = join("node_modules", "swagger-ui-dist");
+
+/** The only files GET /docs/{file} serves; anything else is 404, so no path ever reaches the file system. */
+export const SWAGGER_UI_ASSETS: Readonly<Record<string, string>> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+  "favicon-32x32.png": "image/png",
+  "favicon-16x16.png": "image/png",
+};
+
+function moduleDir(): string | undefined {
+  // ESM (tsx, vitest) has import.meta.dirname; the CommonJS bundle esbuild writes has __dirname.
+  if (typeof __dirname === "string") return __dirname;
+  return import.meta.dirname;
+}
+
+let assetDir: string | undefined;
+
+export function swaggerUiAssetDir(): string {
+  if (assetDir) return assetDir;
+  const here = moduleDir();
+  const candidates = [
+    resolve(process.cwd(), PACKAGE_DIR),
+    // handlers/docs.js inside a package or .esbuild/.build: the package root is one level up.
+    ...(here ? [resolve(here, "..", PACKAGE_DIR), resolve(here, "..", "..", PACKAGE_DIR)] : []),
+  ];
+  const found = candidates.find((dir) => existsSync(join(dir, "swagger-ui-bundle.js")));
+  if (!found) throw new Error(`swagger-ui-dist assets not found; looked in ${candidates.join(", ")}`);
+  assetDir = found;
+  return found;
+}
+
+export interface SwaggerUiAsset {
+  contentType: string;
+  body: Buffer;
+}
+
+const assetCache = new Map<string, SwaggerUiAsset>();
+
+/** One allow-listed asset, read once per container; undefined for any other name. */
+export function readSwaggerUiAsset(name: string): SwaggerUiAsset | undefined {
+  const contentType = Object.hasOwn(SWAGGER_UI_ASSETS, name) ? SWAGGER_UI_ASSETS[name] : undefined;
+  if (!contentType) return undefined;
+  let asset = assetCache.get(name);
+  if (!asset) {
+    asset = { contentType, body: readFileSync(join(swaggerUiAssetDir(), name)) };
+    assetCache.set(name, asset);
+  }
+  return asset;
+}
+
+export function isTextAsset(contentType: string): boolean {
+  return contentType.startsWith("text/");
+}
+
+/** A value embedded in an inline <script>: JSON with "<" escaped so it can never close the tag. */
+function scriptLiteral(value: unknown): string {
+  return JSON.stringify(value).replaceAll("<", "\\u003c");
+}
+
+export interface SwaggerUiPageOptions {
+  /** The document's URL relative to the page (the page is /docs, so "openapi.json" is /openapi.json). */
+  specUrl: string;
+  /** Where the page's assets are, relative to the page: "docs/" makes /docs/swagger-ui.css. */
+  assetBase: string;
+  /** The security scheme name in the document and, locally, a key to pre-fill so "Try it out" just works. */
+  apiKey?: { scheme: string; value: string };
+}
+
+/**
+ * The HTML of GET /docs. URLs are relative so the page works both at /docs (serverless-offline without
+ * a stage prefix) and at /{stage}/docs behind API Gateway. persistAuthorization keeps a key the user
+ * typed into "Authorize" across reloads.
+ */
+export function swaggerUiPage(options: SwaggerUiPageOptions): string {
+  const settings = {
+    url: options.specUrl,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    persistAuthorization: true,
+    displayRequestDuration: true,
+  };
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>txlog API</title>
+  <link rel="stylesheet" href="${options.assetBase}swagger-ui.css">
+  <link rel="icon" type="image/png" href="${options.assetBase}favicon-32x32.png" sizes="32x32">
+  <link rel="icon" type="image/png" href="${options.assetBase}favicon-16x16.png" sizes="16x16">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="${options.assetBase}swagger-ui-bundle.js"></script>
+  <script>
+    const apiKey = ${scriptLiteral(options.apiKey ?? null)};
+    window.ui = SwaggerUIBundle(Object.assign(${scriptLiteral(settings)}, {
+      presets: [SwaggerUIBundle.presets.apis],
+      layout: "BaseLayout",
+      onComplete: () => { if (apiKey) window.ui.preauthorizeApiKey(apiKey.scheme, apiKey.value); },
+    }));
+  </script>
+</body>
+</html>
+`;
+}
