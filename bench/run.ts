@@ -4,6 +4,8 @@
  * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
  *
  *   npm run bench -- [--smoke] [--stages 1,2,3,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
+ *                    [--drain-rows N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
+ *                    [--worker-args "--window 0 --batch-size 2000"]
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -19,7 +21,7 @@ import { dropDatabase, freshDatabase } from "./lib/database.js";
 import { deleteTopicsAndGroups } from "./lib/kafka.js";
 import { REPO_ROOT } from "./lib/offline.js";
 import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";
-import { profileDir } from "./lib/pipeline.js";
+import { apiServiceFile, overrideApiServiceFile, profileDir } from "./lib/pipeline.js";
 import { renderTable } from "./lib/report.js";
 import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
@@ -36,6 +38,8 @@ const { values: args } = parseArgs({
     duration: { type: "string" },
     connections: { type: "string" },
     rate: { type: "string" },
+    "api-config": { type: "string" },
+    "worker-args": { type: "string", default: "" },
   },
 });
 
@@ -46,6 +50,7 @@ if (args["drain-rows"]) sizes.drainRows = Number(args["drain-rows"]);
 if (args.duration) sizes.httpDurationSec = Number(args.duration);
 if (args.connections) sizes.httpConnections = Number(args.connections);
 if (args.rate) sizes.e2eRate = Number(args.rate);
+overrideApiServiceFile(args["api-config"]);
 
 const startedAt = new Date();
 const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
@@ -63,6 +68,7 @@ const context: RunContext = {
   databaseUrl,
   bodies: paysimBodies(args.data).map((body) => JSON.stringify(body)),
   profile: args.profile,
+  workerArgs: args["worker-args"].split(" ").filter(Boolean),
   log,
   topics: [],
   groups: [],
@@ -79,7 +85,10 @@ const machine = {
 };
 
 async function main(): Promise<number> {
-  log.info({ runId, stages: [...stages], sizes, machine, database: databaseUrl, logs: runDir }, "bench starting");
+  log.info(
+    { runId, stages: [...stages], sizes, machine, apiServiceFile: apiServiceFile(), database: databaseUrl, logs: runDir },
+    "bench starting",
+  );
   await freshDatabase(databaseUrl);
   const failures: string[] = [];
   const attempt = async (stage: string, run: () => Promise<unknown>) => {
@@ -117,6 +126,8 @@ async function main(): Promise<number> {
     command: `npm run ${args.smoke ? "bench:smoke" : "bench"}${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     machine: { ...machine, loadAverageAtEnd: loadavg() },
     sizes,
+    apiServiceFile: apiServiceFile(),
+    workerArgs: context.workerArgs,
     rows: context.rows,
     details: context.details,
     profiles,

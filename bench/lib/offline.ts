@@ -23,7 +23,7 @@ export interface OfflineOptions {
   tmpDir: string;
   /** Extra CLI flags for `serverless offline start`. */
   flags?: readonly string[];
-  /** Extra node flags (e.g. --cpu-prof) for every node process of the server. */
+  /** Extra node flags (e.g. --cpu-prof; node refuses it in NODE_OPTIONS) for the server's process. */
   nodeOptions?: readonly string[];
 }
 
@@ -48,13 +48,17 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineServ
     ESBUILD_WORK_FOLDER: relativeWorkFolder,
     SLS_TELEMETRY_DISABLED: "1",
     SLS_NOTIFICATIONS_MODE: "off",
-    ...(options.nodeOptions?.length ? { NODE_OPTIONS: options.nodeOptions.join(" ") } : {}),
   };
-  const child = startProcess(options.name, process.execPath, [SERVERLESS_BIN, "offline", "start", ...(options.flags ?? [])], {
-    cwd: options.serviceDir,
-    env,
-    logFile: join(options.runDir, `${options.name}.log`),
-  });
+  const child = startProcess(
+    options.name,
+    process.execPath,
+    [...(options.nodeOptions ?? []), SERVERLESS_BIN, "offline", "start", ...(options.flags ?? [])],
+    {
+      cwd: options.serviceDir,
+      env,
+      logFile: join(options.runDir, `${options.name}.log`),
+    },
+  );
   try {
     await waitUntil(`${options.name} listening on ${httpPort}`, () => portAnswers(httpPort), {
       timeoutMs: 90_000,

@@ -35,7 +35,15 @@ export function pipelineEnv(context: RunContext, topic: string, extra: NodeJS.Pr
  */
 export const API_SERVICE_FILE = "serverless.http-only.yml";
 
+let serviceFileOverride: string | undefined;
+
+/** `--api-config <file>`: measure another service file of the repo root (e.g. a candidate configuration). */
+export function overrideApiServiceFile(file: string | undefined): void {
+  serviceFileOverride = file;
+}
+
 export function apiServiceFile(): string {
+  if (serviceFileOverride) return serviceFileOverride;
   return existsSync(join(REPO_ROOT, API_SERVICE_FILE)) ? API_SERVICE_FILE : "serverless.yml";
 }
 
@@ -70,7 +78,8 @@ export const WORKER_ENTRY = "scripts/worker.ts";
 
 export function startWorker(context: RunContext, name: string, topic: string, group: string): ManagedProcess {
   if (!existsSync(join(REPO_ROOT, WORKER_ENTRY))) throw new Error(`${WORKER_ENTRY} does not exist yet`);
-  return startProcess(name, process.execPath, [...profileFlags(context, name), "--import", "tsx", WORKER_ENTRY], {
+  const args = [...profileFlags(context, name), "--import", "tsx", WORKER_ENTRY, ...context.workerArgs];
+  return startProcess(name, process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...pipelineEnv(context, topic, { CONSUMER_GROUP_ID: group }) },
     logFile: join(context.runDir, `${name}.log`),

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -20,11 +20,12 @@ export function startProcess(
   args: string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string },
 ): ManagedProcess {
-  const log = createWriteStream(options.logFile, { flags: "a" });
+  // Output goes straight to a file, not through a pipe to this process: Node writes to pipes
+  // synchronously, so a bench busy generating load would otherwise slow the server it measures.
+  const log = openSync(options.logFile, "a");
   // detached: a process group of its own, so stopping it also stops what it forked (esbuild, workers).
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", log, log] });
+  closeSync(log);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
@@ -45,7 +46,6 @@ export function startProcess(
         }
         // Children of the group that outlived the leader (a forked esbuild, a worker): end them too.
         signalGroup(pid, "SIGKILL");
-        log.end();
       })();
       return stopping;
     },
