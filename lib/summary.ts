@@ -36,21 +36,27 @@ const DecimalSum = z.string().regex(/^\d+\.\d{2}$/, "a decimal string with 2 dec
 const Volume = { count: z.int().min(0), amount: DecimalSum };
 
 export const SummaryResponse = z.strictObject({
-  /** The filters applied, echoed so a saved response says what it covers. */
-  filter: z.strictObject({
-    stepFrom: z.int().nullable(),
-    stepTo: z.int().nullable(),
-    type: z.enum(TRANSACTION_TYPES).nullable(),
-    status: z.enum(TRANSACTION_STATUSES).nullable(),
-  }),
+  filter: z
+    .strictObject({
+      stepFrom: z.int().nullable(),
+      stepTo: z.int().nullable(),
+      type: z.enum(TRANSACTION_TYPES).nullable(),
+      status: z.enum(TRANSACTION_STATUSES).nullable(),
+    })
+    .meta({ description: "The filters applied (null: not filtered), so a saved response says what it covers." }),
   count: Volume.count,
   amount: Volume.amount,
-  byType: z.array(z.strictObject({ type: z.enum(TRANSACTION_TYPES), ...Volume })),
-  byStatus: z.array(z.strictObject({ status: z.enum(TRANSACTION_STATUSES), ...Volume })),
+  byType: z
+    .array(z.strictObject({ type: z.enum(TRANSACTION_TYPES), ...Volume }))
+    .meta({ description: "Types with rows, in the order CASH_IN, CASH_OUT, DEBIT, PAYMENT, TRANSFER." }),
+  byStatus: z
+    .array(z.strictObject({ status: z.enum(TRANSACTION_STATUSES), ...Volume }))
+    .meta({ description: "Statuses with rows: Historical (seeded), then Completed (through Kafka)." }),
   fraud: z.strictObject(Volume),
   flaggedFraud: z.strictObject(Volume),
-  /** Per-step volume, ascending, only steps that have rows. */
-  byStep: z.array(z.strictObject({ step: z.int().min(0), ...Volume })),
+  byStep: z
+    .array(z.strictObject({ step: z.int().min(0), ...Volume }))
+    .meta({ description: "Per-step volume, ascending, only steps that have rows." }),
 });
 export type Summary = z.output<typeof SummaryResponse>;
 
@@ -95,7 +101,7 @@ export async function summarizeTransactions(filter: SummaryFilter, db: Database 
     .from(transactions)
     .where(whereOf(filter))
     .groupBy(sql`grouping sets ((), (${type}), (${status}), (${step}))`)
-    .orderBy(type, status, step);
+    .orderBy(step);
 
   const total = rows.find((row) => row.grouping === 0b111);
   // With GROUPING SETS the () set always yields one row, even over no rows.
@@ -109,12 +115,15 @@ export async function summarizeTransactions(filter: SummaryFilter, db: Database 
     },
     count: total.count,
     amount: total.amount,
-    byType: rows
-      .filter((row) => row.grouping === 0b011 && row.type !== null)
-      .map((row) => ({ type: row.type as (typeof TRANSACTION_TYPES)[number], count: row.count, amount: row.amount })),
-    byStatus: rows
-      .filter((row) => row.grouping === 0b101 && row.status !== null)
-      .map((row) => ({ status: row.status as (typeof TRANSACTION_STATUSES)[number], count: row.count, amount: row.amount })),
+    // In the enums' order (not the database collation's), whatever the locale of the server.
+    byType: TRANSACTION_TYPES.flatMap((type) => {
+      const row = rows.find((candidate) => candidate.grouping === 0b011 && candidate.type === type);
+      return row ? [{ type, count: row.count, amount: row.amount }] : [];
+    }),
+    byStatus: TRANSACTION_STATUSES.flatMap((status) => {
+      const row = rows.find((candidate) => candidate.grouping === 0b101 && candidate.status === status);
+      return row ? [{ status, count: row.count, amount: row.amount }] : [];
+    }),
     fraud: { count: total.fraudCount, amount: total.fraudAmount },
     flaggedFraud: { count: total.flaggedFraudCount, amount: total.flaggedFraudAmount },
     byStep: rows

@@ -1,0 +1,38 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { NotFoundError } from "../lib/http/errors.js";
+import { jsonResponse, route } from "../lib/http/handler.js";
+import { openApiDocument } from "../lib/openapi.js";
+import { isTextAsset, readSwaggerUiAsset, swaggerUiPage } from "../lib/swagger-ui.js";
+
+/**
+ * The API's base path as the client sees it: "" under serverless-offline (no stage prefix), "/dev"
+ * behind API Gateway, where requestContext.path carries the stage and event.path does not.
+ */
+function basePath(event: APIGatewayProxyEvent): string {
+  const fullPath = event.requestContext?.path ?? event.path;
+  return fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : "";
+}
+
+/** GET /openapi.json */
+export const openapi = route(async (event) => jsonResponse(200, openApiDocument(basePath(event) || "/")));
+
+/** GET /docs: Swagger UI, its assets under /docs/ (relative URLs, so a stage prefix just works). */
+export const page = route(async () => ({
+  statusCode: 200,
+  headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
+  body: swaggerUiPage({ specUrl: "openapi.json", assetBase: "docs/" }),
+}));
+
+/** GET /docs/{file+}: only swagger-ui-dist's allow-listed files. */
+export const asset = route(async (event): Promise<APIGatewayProxyResult> => {
+  const name = event.pathParameters?.file ?? "";
+  const found = readSwaggerUiAsset(name);
+  if (!found) throw new NotFoundError(`no documentation asset ${name}`);
+  const text = isTextAsset(found.contentType);
+  return {
+    statusCode: 200,
+    headers: { "Content-Type": found.contentType, "Cache-Control": "public, max-age=3600" },
+    body: found.body.toString(text ? "utf8" : "base64"),
+    isBase64Encoded: !text,
+  };
+});

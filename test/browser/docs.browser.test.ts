@@ -1,0 +1,110 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Accepted } from "../../lib/api-schemas.js";
+import { ensureTopics } from "../../lib/kafka/client.js";
+import { testKafka, uniqueName } from "../support/kafka.js";
+import { type OfflineServer, startOffline } from "../support/offline.js";
+
+/**
+ * A real headless browser (Debian's chromium, driven by playwright-core; never a downloaded one)
+ * uses Swagger UI at /docs on the running `serverless offline start` to POST a transaction.
+ */
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let server: OfflineServer;
+let browser: BrowserContext;
+let userDataDir: string;
+const topic = uniqueName("test.browser.transactions");
+
+beforeAll(async () => {
+  // Fail, never skip: the browser test is part of the definition of done.
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  }
+  await ensureTopics([topic]);
+  server = await startOffline({ env: { TRANSACTIONS_TOPIC: topic } });
+  userDataDir = mkdtempSync(join(tmpdir(), "txlog-chromium-"));
+  browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await server?.stop();
+});
+
+/** The message the API produced for `id`, read back from the test's own topic. */
+async function producedMessage(id: string): Promise<{ id: string; transaction: Record<string, unknown> }> {
+  const consumer = testKafka().consumer({ groupId: uniqueName("test.browser.reader") });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no message with id ${id} on ${topic}`)), 20_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const value = JSON.parse(message.value?.toString() ?? "{}");
+          if (value.id === id) {
+            clearTimeout(timer);
+            resolve(value);
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe("Swagger UI at /docs in headless chromium", () => {
+  it("posts the example transaction through Try it out and shows 202", async () => {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const foreignRequests: string[] = [];
+    page.on("request", (request) => {
+      if (!request.url().startsWith(`${server.baseUrl}/`)) foreignRequests.push(request.url());
+    });
+
+    await page.goto(`${server.baseUrl}/docs`);
+    const operation = page.locator("#operations-transactions-submitTransaction");
+    await operation.locator(".opblock-summary").click();
+    await operation.getByRole("button", { name: "Try it out" }).click();
+    const body = JSON.parse(await operation.locator("textarea.body-param__text").inputValue());
+    expect(body).toMatchObject({ type: "PAYMENT", amount: 9839.64, nameOrig: "C1231006815" });
+
+    const [apiResponse] = await Promise.all([
+      page.waitForResponse(
+        (response) => response.url() === `${server.baseUrl}/transaction` && response.request().method() === "POST",
+      ),
+      operation.getByRole("button", { name: "Execute" }).click(),
+    ]);
+    expect(apiResponse.status()).toBe(202);
+
+    const shownStatus = operation.locator(".live-responses-table .response .response-col_status").first();
+    await expect.poll(() => shownStatus.innerText(), { timeout: 15_000 }).toBe("202");
+    const shownBody = await operation.locator(".live-responses-table .response-col_description pre").first().innerText();
+    const accepted = Accepted.parse(JSON.parse(shownBody));
+
+    // Behind the 202: the transaction Swagger UI sent is in Kafka under the id it showed.
+    const message = await producedMessage(accepted.id);
+    expect(message.transaction).toMatchObject({ nameOrig: "C1231006815", amount: "9839.64", type: "PAYMENT" });
+    // No CDN: every request the page made went to our server.
+    expect(foreignRequests).toEqual([]);
+  });
+});

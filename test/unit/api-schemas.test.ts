@@ -1,0 +1,57 @@
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { z } from "zod";
+import { Problem as ProblemSchema, type ReportPage, StoredTransaction } from "../../lib/api-schemas.js";
+import type { TransactionRow } from "../../lib/db/schema.js";
+import { HttpError, InvalidInputError } from "../../lib/http/errors.js";
+import { type Problem, problemResponse } from "../../lib/http/middleware.js";
+import { type ReportPage as ReportPageType, type TransactionView, toView } from "../../lib/reports.js";
+
+/**
+ * The handlers declare their response shapes as TypeScript interfaces; the document uses these zod
+ * schemas. `npm run typecheck` fails when they diverge (expectTypeOf), and the runtime checks below
+ * parse what the handlers' own functions build.
+ */
+describe("the response schemas of the OpenAPI document", () => {
+  it("have exactly the types the handlers return", () => {
+    expectTypeOf<z.output<typeof StoredTransaction>>().toEqualTypeOf<TransactionView>();
+    expectTypeOf<z.output<typeof ReportPage>>().toEqualTypeOf<ReportPageType>();
+    expectTypeOf<z.output<typeof ProblemSchema>>().toEqualTypeOf<Problem>();
+  });
+
+  it("accept a stored row as the reports show it", () => {
+    const row: TransactionRow = {
+      id: "0197a5c2-6f3e-7b21-9c4d-5e8f1a2b3c4d",
+      step: 1,
+      type: "TRANSFER",
+      amount: "379856.23",
+      nameOrig: "C1449772539",
+      oldbalanceOrg: "0.00",
+      newbalanceOrig: "0.00",
+      nameDest: "C1590550415",
+      oldbalanceDest: "900180.00",
+      newbalanceDest: "19169204.93",
+      isFraud: false,
+      isFlaggedFraud: false,
+      status: "Completed",
+      receivedAt: new Date("2025-06-18T09:30:12.345Z"),
+      persistedAt: new Date("2025-06-18T09:30:12.912Z"),
+      kafkaTopic: "transactions",
+      kafkaPartition: 0,
+      kafkaOffset: 17,
+    };
+    expect(StoredTransaction.parse(toView(row))).toEqual(toView(row));
+    const seeded = { ...row, status: "Historical" as const, kafkaTopic: null, kafkaPartition: null, kafkaOffset: null };
+    expect(StoredTransaction.parse(toView(seeded)).kafka).toBeNull();
+  });
+
+  it("accept the problem responses the error middleware builds", () => {
+    for (const error of [
+      new InvalidInputError("body", [{ field: "amount", reason: "must not be negative" }]),
+      new HttpError(503, "the transaction log is temporarily unavailable; retry later"),
+      new HttpError(500, "secret internals"),
+    ]) {
+      const body = JSON.parse(problemResponse(error).body);
+      expect(ProblemSchema.safeParse(body).error?.issues ?? []).toEqual([]);
+    }
+  });
+});
