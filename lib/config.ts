@@ -25,6 +25,26 @@ const ConfigSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  /** serverless-offline's Lambda invoke and WebSocket ports (serverless.yml reads them too); tests pick free ones. */
+  LAMBDA_PORT: z.coerce.number().int().min(1).max(65535).default(3002),
+  WEBSOCKET_PORT: z.coerce.number().int().min(1).max(65535).default(3001),
+  /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
+  IS_LOCAL: z.stringbool().default(false),
+  /** Largest body POST /transaction accepts (bytes); larger ones get 413. */
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
+  /** Largest body POST /transactions accepts (bytes). */
+  MAX_BULK_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(6 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Most transactions one POST /transactions may carry. */
+  MAX_BULK_TRANSACTIONS: z.coerce.number().int().min(1).max(10_000).default(1_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Kafka's own port for the controller of the native single-node broker. */
   KAFKA_CONTROLLER_PORT: z.coerce.number().int().min(1).max(65535).default(9093),
