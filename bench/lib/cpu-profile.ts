@@ -52,7 +52,12 @@ function top(times: Map<string, number>, totalMs: number, count: number): FrameT
     .map(([name, ms]) => ({ name, ms: Math.round(ms), share: totalMs ? ms / totalMs : 0 }));
 }
 
-export function summariseProfile(profile: CpuProfile, file = "", count = 12): ProfileSummary {
+/**
+ * Self, inclusive and per-owner time of one profile. `lastMs` keeps only the samples of the profile's
+ * last `lastMs` milliseconds: the process is stopped right after its measured load, so that is the
+ * steady state without start-up (module loading, bundling, connecting).
+ */
+export function summariseProfile(profile: CpuProfile, file = "", count = 12, lastMs?: number): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -60,9 +65,14 @@ export function summariseProfile(profile: CpuProfile, file = "", count = 12): Pr
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   const owners = new Map<string, number>();
+  const profileMs = profile.timeDeltas.reduce((sum, delta) => sum + delta, 0) / 1000;
+  const fromMs = lastMs === undefined ? 0 : profileMs - lastMs;
+  let elapsedMs = 0;
   let totalMs = 0;
   profile.samples.forEach((nodeId, index) => {
     const ms = (profile.timeDeltas[index] ?? 0) / 1000;
+    elapsedMs += ms;
+    if (elapsedMs < fromMs) return;
     totalMs += ms;
     const node = byId.get(nodeId);
     if (!node) return;
@@ -91,7 +101,7 @@ export function summariseProfile(profile: CpuProfile, file = "", count = 12): Pr
 }
 
 /** Summaries of every .cpuprofile under `dir` (one per process or worker thread), busiest first. */
-export function summariseProfiles(dir: string, count = 12): ProfileSummary[] {
+export function summariseProfiles(dir: string, count = 12, lastMs?: number): ProfileSummary[] {
   let files: string[];
   try {
     files = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile"));
@@ -100,7 +110,12 @@ export function summariseProfiles(dir: string, count = 12): ProfileSummary[] {
   }
   return files
     .map((name) => {
-      const summary = summariseProfile(JSON.parse(readFileSync(join(dir, name), "utf8")) as CpuProfile, join(dir, name), count);
+      const summary = summariseProfile(
+        JSON.parse(readFileSync(join(dir, name), "utf8")) as CpuProfile,
+        join(dir, name),
+        count,
+        lastMs,
+      );
       // Busy time: what is not idle.
       const idle = summary.byOwner.find((owner) => owner.name === "(idle)")?.ms ?? 0;
       return { summary, busy: summary.totalMs - idle };
@@ -109,7 +124,7 @@ export function summariseProfiles(dir: string, count = 12): ProfileSummary[] {
     .map(({ summary }) => summary);
 }
 
-export function renderProfile(summary: ProfileSummary, count = 10): string {
+export function renderProfile(summary: ProfileSummary, count = 12): string {
   const lines = (title: string, frames: FrameTime[]) => [
     `  ${title}:`,
     ...frames

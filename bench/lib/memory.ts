@@ -69,9 +69,13 @@ function commandOf(pid: number): string {
 
 /** What a sampler saw of one process tree. */
 export interface TreePeak {
-  /** The largest VmHWM of any one process of the tree (the process that does the work). */
+  /** VmHWM of the process the bench started (the server or worker itself, without helpers it forked). */
+  rootPeakRss: number;
+  /** The largest VmHWM of any one process of the tree, and which it was. */
   largestProcessPeakRss: number;
   largestProcessCommand: string;
+  /** Every process seen, largest peak first. */
+  processes: { pid: number; command: string; peakRss: number }[];
   /** The largest sum of VmRSS over the tree at one sample (what the tree held at once). */
   treePeakRss: number;
   samples: number;
@@ -120,9 +124,13 @@ export class TreeMemorySampler {
   stop(): TreePeak {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    let largest = { peakRss: 0, command: "" };
-    for (const peak of this.peaks.values()) if (peak.peakRss > largest.peakRss) largest = peak;
+    const processes = [...this.peaks.entries()]
+      .map(([pid, { peakRss, command }]) => ({ pid, command, peakRss }))
+      .sort((a, b) => b.peakRss - a.peakRss);
+    const largest = processes[0] ?? { peakRss: 0, command: "" };
     return {
+      rootPeakRss: this.peaks.get(this.rootPid)?.peakRss ?? 0,
+      processes,
       largestProcessPeakRss: largest.peakRss,
       largestProcessCommand: largest.command,
       treePeakRss: this.treePeakRss,

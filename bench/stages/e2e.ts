@@ -4,7 +4,7 @@ import { ensureTopics } from "../../lib/kafka/client.js";
 import { groupName, type RunContext, topicName } from "../lib/context.js";
 import { runLoad } from "../lib/http-load.js";
 import { groupIsStable } from "../lib/kafka.js";
-import { TreeMemorySampler } from "../lib/memory.js";
+import { TreeMemorySampler, type TreePeak } from "../lib/memory.js";
 import { startApi, startWorker } from "../lib/pipeline.js";
 import { waitUntil } from "../lib/processes.js";
 import { row } from "../lib/report.js";
@@ -34,6 +34,11 @@ async function rowLatency(client: pg.Client, topic: string, since: Date): Promis
     [topic, since],
   );
   return rows[0] ?? { rows: 0, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN };
+}
+
+/** The esbuild service serverless-esbuild keeps running for its file watcher (a development tool, not the API). */
+function esbuildPeak(peak: TreePeak): number {
+  return peak.processes.filter(({ command }) => command.includes("esbuild")).reduce((sum, { peakRss }) => sum + peakRss, 0);
 }
 
 /** Stage 5: a fixed offered rate through the API and the worker, each in its own process, into the run's database. */
@@ -100,8 +105,10 @@ export async function endToEnd(context: RunContext): Promise<void> {
       row("5 end to end", "POST->row p95", latency.p95, "ms"),
       row("5 end to end", "POST->row p99", latency.p99, "ms", { target: { on: "value", comparison: "<=", threshold: 250 } }),
       row("5 end to end", "POST 202 latency p50 / p99", load.latencyMs.p50, "ms", { note: `p99 ${load.latencyMs.p99} ms` }),
-      row("6 peak RSS", "API under (5)", apiPeak.largestProcessPeakRss / MB, "MB"),
-      row("6 peak RSS", "worker under (5)", workerPeak.largestProcessPeakRss / MB, "MB", {
+      row("6 peak RSS", "API under (5)", apiPeak.rootPeakRss / MB, "MB", {
+        note: `serverless offline's node process; its esbuild service adds ${Math.round(esbuildPeak(apiPeak) / MB)} MB`,
+      }),
+      row("6 peak RSS", "worker under (5)", workerPeak.rootPeakRss / MB, "MB", {
         target: { on: "value", comparison: "<=", threshold: 250 },
       }),
     );

@@ -52,63 +52,76 @@ export async function httpCeiling(context: RunContext): Promise<number> {
   }
 }
 
-/** Stages 2 and 3: the real API (one server for both), producing to a topic of the run's own. */
-export async function apiIngest(context: RunContext, ceiling: number | undefined, stages: { single: boolean; bulk: boolean }) {
-  const { sizes } = context;
-  const topic = topicName(context, "ingest");
+/** The real API on a topic of the run's own; a fresh server per stage, so profiles and RSS are the stage's. */
+async function withApi(context: RunContext, name: string, measured: (baseUrl: string) => Promise<void>): Promise<void> {
+  const topic = topicName(context, name);
   await ensureTopics([topic, `${topic}.dead-letter`]);
   context.topics.push(`${topic}.dead-letter`);
-  context.log.info({ stage: "2-3", topic }, "starting the API");
-  const server = await startApi(context, "api-ingest", topic);
+  context.log.info({ stage: name, topic }, "starting the API");
+  const server = await startApi(context, name, topic);
   const memory = new TreeMemorySampler(server.process.pid).start();
   try {
-    if (stages.single) {
-      const result = await measure(context, "2 POST /transaction", {
-        url: `${server.baseUrl}/transaction`,
-        connections: sizes.httpConnections,
-        durationSec: sizes.httpDurationSec,
-        bodies: context.bodies,
-        successStatus: 202,
-      });
-      context.details.single = result;
-      context.rows.push(
-        row("2 POST /transaction", `202/s, ${sizes.httpConnections} conns`, result.succeededPerSec, "req/s", {
-          ...(ceiling ? { reference: ceiling } : {}),
-          target: { on: "ratio", comparison: ">=", threshold: 0.85 },
-        }),
-        row("2 POST /transaction", "latency p50", result.latencyMs.p50, "ms"),
-        row("2 POST /transaction", "latency p99", result.latencyMs.p99, "ms"),
-      );
-    }
-    if (stages.bulk) {
-      const bulkBodies = bulkRequestBodies(context.bodies, sizes.bulkSize);
-      const result = await measure(context, "3 POST /transactions", {
-        url: `${server.baseUrl}/transactions`,
-        connections: sizes.bulkConnections,
-        durationSec: sizes.httpDurationSec,
-        bodies: bulkBodies,
-        successStatus: 202,
-      });
-      context.details.bulk = { ...result, bulkSize: sizes.bulkSize };
-      context.rows.push(
-        row(
-          "3 POST /transactions",
-          `tx/s acked (bulk ${sizes.bulkSize}, ${sizes.bulkConnections} conns)`,
-          result.succeededPerSec * sizes.bulkSize,
-          "tx/s",
-          {
-            target: { on: "value", comparison: ">=", threshold: 50_000 },
-            note: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms a request`,
-          },
-        ),
-      );
-    }
+    await measured(server.baseUrl);
   } finally {
     const peak = memory.stop();
-    context.details.apiIngestMemory = peak;
-    context.log.info({ stage: "2-3", peakRssMb: Math.round(peak.largestProcessPeakRss / MB) }, "API memory");
+    context.details[`${name}Memory`] = peak;
+    context.log.info(
+      { stage: name, peakRssMb: Math.round(peak.rootPeakRss / MB), treePeakRssMb: Math.round(peak.treePeakRss / MB) },
+      "API memory",
+    );
     await server.stop();
   }
+}
+
+/** Stage 2: POST /transaction, one transaction a request. */
+export async function apiSingle(context: RunContext, ceiling: number | undefined): Promise<void> {
+  const { sizes } = context;
+  await withApi(context, "api-single", async (baseUrl) => {
+    const result = await measure(context, "2 POST /transaction", {
+      url: `${baseUrl}/transaction`,
+      connections: sizes.httpConnections,
+      durationSec: sizes.httpDurationSec,
+      bodies: context.bodies,
+      successStatus: 202,
+    });
+    context.details.single = result;
+    context.rows.push(
+      row("2 POST /transaction", `202/s, ${sizes.httpConnections} conns`, result.succeededPerSec, "req/s", {
+        ...(ceiling ? { reference: ceiling } : {}),
+        target: { on: "ratio", comparison: ">=", threshold: 0.85 },
+      }),
+      row("2 POST /transaction", "latency p50", result.latencyMs.p50, "ms"),
+      row("2 POST /transaction", "latency p99", result.latencyMs.p99, "ms"),
+    );
+  });
+}
+
+/** Stage 3: POST /transactions, `bulkSize` transactions a request; counts transactions of 202 responses. */
+export async function apiBulk(context: RunContext): Promise<void> {
+  const { sizes } = context;
+  await withApi(context, "api-bulk", async (baseUrl) => {
+    const bulkBodies = bulkRequestBodies(context.bodies, sizes.bulkSize);
+    const result = await measure(context, "3 POST /transactions", {
+      url: `${baseUrl}/transactions`,
+      connections: sizes.bulkConnections,
+      durationSec: sizes.httpDurationSec,
+      bodies: bulkBodies,
+      successStatus: 202,
+    });
+    context.details.bulk = { ...result, bulkSize: sizes.bulkSize };
+    context.rows.push(
+      row(
+        "3 POST /transactions",
+        `tx/s acked (bulk ${sizes.bulkSize}, ${sizes.bulkConnections} conns)`,
+        result.succeededPerSec * sizes.bulkSize,
+        "tx/s",
+        {
+          target: { on: "value", comparison: ">=", threshold: 50_000 },
+          note: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms a request`,
+        },
+      ),
+    );
+  });
 }
 
 /** Bulk request bodies: JSON arrays of `size` consecutive sample rows (a few distinct ones, sent round-robin). */
