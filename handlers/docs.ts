@@ -16,12 +16,18 @@ function basePath(event: APIGatewayProxyEvent): string {
 /** GET /openapi.json */
 export const openapi = route(async (event) => jsonResponse(200, openApiDocument(basePath(event) || "/")));
 
-/** GET /docs: Swagger UI, its assets under /docs/ (relative URLs, so a stage prefix just works). */
-export const page = route(async () => ({
-  statusCode: 200,
-  headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
-  body: swaggerUiPage({ specUrl: "openapi.json", assetBase: "docs/" }),
-}));
+/**
+ * GET /docs: Swagger UI. Its URLs are absolute paths under the base path, so the page works at /docs,
+ * at /docs/ (serverless-offline strips the slash before the handler sees it) and at /{stage}/docs.
+ */
+export const page = route(async (event) => {
+  const base = basePath(event);
+  return {
+    statusCode: 200,
+    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
+    body: swaggerUiPage({ specUrl: `${base}/openapi.json`, assetBase: `${base}/docs/` }),
+  };
+});
 
 /** GET /docs/{file+}: only swagger-ui-dist's allow-listed files. */
 export const asset = route(async (event): Promise<APIGatewayProxyResult> => {

@@ -68,19 +68,22 @@ function scriptLiteral(value: unknown): string {
   return JSON.stringify(value).replaceAll("<", "\\u003c");
 }
 
+function attribute(value: string): string {
+  return value.replaceAll("&", "&amp;").replaceAll('"', "&quot;").replaceAll("<", "&lt;");
+}
+
 export interface SwaggerUiPageOptions {
-  /** The document's URL relative to the page (the page is /docs, so "openapi.json" is /openapi.json). */
+  /** The document's URL ("/openapi.json", "/dev/openapi.json" behind API Gateway). */
   specUrl: string;
-  /** Where the page's assets are, relative to the page: "docs/" makes /docs/swagger-ui.css. */
+  /** Where the assets are served, ending in "/" ("/docs/"). */
   assetBase: string;
   /** The security scheme name in the document and, locally, a key to pre-fill so "Try it out" just works. */
   apiKey?: { scheme: string; value: string };
 }
 
 /**
- * The HTML of GET /docs. URLs are relative so the page works both at /docs (serverless-offline without
- * a stage prefix) and at /{stage}/docs behind API Gateway. persistAuthorization keeps a key the user
- * typed into "Authorize" across reloads.
+ * The HTML of GET /docs; everything it loads comes from this API. persistAuthorization keeps a key
+ * the user typed into "Authorize" across reloads.
  */
 export function swaggerUiPage(options: SwaggerUiPageOptions): string {
   const settings = {
@@ -90,18 +93,19 @@ export function swaggerUiPage(options: SwaggerUiPageOptions): string {
     persistAuthorization: true,
     displayRequestDuration: true,
   };
+  const assets = attribute(options.assetBase);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>txlog API</title>
-  <link rel="stylesheet" href="${options.assetBase}swagger-ui.css">
-  <link rel="icon" type="image/png" href="${options.assetBase}favicon-32x32.png" sizes="32x32">
-  <link rel="icon" type="image/png" href="${options.assetBase}favicon-16x16.png" sizes="16x16">
+  <link rel="stylesheet" href="${assets}swagger-ui.css">
+  <link rel="icon" type="image/png" href="${assets}favicon-32x32.png" sizes="32x32">
+  <link rel="icon" type="image/png" href="${assets}favicon-16x16.png" sizes="16x16">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="${options.assetBase}swagger-ui-bundle.js"></script>
+  <script src="${assets}swagger-ui-bundle.js"></script>
   <script>
     const apiKey = ${scriptLiteral(options.apiKey ?? null)};
     window.ui = SwaggerUIBundle(Object.assign(${scriptLiteral(settings)}, {

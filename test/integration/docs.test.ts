@@ -117,14 +117,16 @@ describe("the document matches what the handlers answer", () => {
 });
 
 describe("GET /docs", () => {
-  it("serves Swagger UI's page, loading only the project's own relative URLs", async () => {
+  it("serves Swagger UI's page, loading only URLs of this server", async () => {
     const response = await fetch(`${server.baseUrl}/docs`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/html/);
     const html = await response.text();
-    expect(html).toContain('<script src="docs/swagger-ui-bundle.js">');
-    expect(html).toContain('"url":"openapi.json"');
+    expect(html).toContain('<script src="/docs/swagger-ui-bundle.js">');
+    expect(html).toContain('"url":"/openapi.json"');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    // With a trailing slash too: the URLs are absolute paths, not relative to the page.
+    expect(await (await fetch(`${server.baseUrl}/docs/`)).text()).toBe(html);
   });
 
   it.each(Object.entries(SWAGGER_UI_ASSETS))("serves %s byte for byte from swagger-ui-dist", async (name, contentType) => {

@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readSwaggerUiAsset, SWAGGER_UI_ASSETS, swaggerUiPage } from "../../lib/swagger-ui.js";
+
+describe("Swagger UI page", () => {
+  it("loads the document and the assets from the given paths only", () => {
+    const html = swaggerUiPage({ specUrl: "/dev/openapi.json", assetBase: "/dev/docs/" });
+    expect(html).toContain('<script src="/dev/docs/swagger-ui-bundle.js"></script>');
+    expect(html).toContain('<link rel="stylesheet" href="/dev/docs/swagger-ui.css">');
+    expect(html).toContain('"url":"/dev/openapi.json"');
+    expect(html).toContain('"persistAuthorization":true');
+    expect(html).toContain("const apiKey = null;");
+  });
+
+  it("pre-fills an API key when given one, and no value can close the script tag", () => {
+    const html = swaggerUiPage({
+      specUrl: "/openapi.json",
+      assetBase: '/x"><script>/docs/',
+      apiKey: { scheme: "ApiKey", value: "</script><script>alert(1)</script>" },
+    });
+    expect(html).toContain('const apiKey = {"scheme":"ApiKey","value":"\\u003c/script>\\u003cscript>alert(1)\\u003c/script>"};');
+    expect(html).toContain('href="/x&quot;>&lt;script>/docs/swagger-ui.css"');
+    expect(html.match(/<script/g)).toHaveLength(2);
+  });
+});
+
+describe("Swagger UI assets", () => {
+  it("reads each allow-listed file from swagger-ui-dist", () => {
+    for (const name of Object.keys(SWAGGER_UI_ASSETS)) {
+      const asset = readSwaggerUiAsset(name);
+      expect(asset?.body.equals(readFileSync(resolve("node_modules/swagger-ui-dist", name)))).toBe(true);
+    }
+  });
+
+  it.each(["index.html", "../package.json", "../../package.json", "/etc/passwd", "", "constructor", "__proto__"])(
+    "refuses %j",
+    (name) => {
+      expect(readSwaggerUiAsset(name)).toBeUndefined();
+    },
+  );
+});
