@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "../../lib/http/errors.js";
+import { decodeCursor, encodeCursor, parseReportsQuery, parseTransactionId } from "../../lib/reports.js";
+
+describe("cursors", () => {
+  it("round-trip a (receivedAt, id) position and reject anything else", () => {
+    const position = { receivedAt: "2026-01-02T03:04:05.678Z", id: "01a20ec1-83c7-7138-8b86-03620842374a" };
+    const cursor = encodeCursor(position);
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(cursor)).toEqual(position);
+    expect(decodeCursor("not-a-cursor")).toBeUndefined();
+    expect(decodeCursor(Buffer.from('["yesterday","x"]').toString("base64url"))).toBeUndefined();
+  });
+});
+
+describe("parseReportsQuery", () => {
+  it("defaults the limit to 100 and converts the filters", () => {
+    expect(parseReportsQuery(null)).toEqual({ limit: 100 });
+    expect(parseReportsQuery({ limit: "1000", status: "Completed", type: "CASH_OUT", isFraud: "false", nameOrig: "C1" })).toEqual(
+      {
+        limit: 1000,
+        status: "Completed",
+        type: "CASH_OUT",
+        isFraud: false,
+        nameOrig: "C1",
+      },
+    );
+  });
+
+  it.each([
+    [{ limit: "0" }, "limit"],
+    [{ limit: "1001" }, "limit"],
+    [{ limit: "2.5" }, "limit"],
+    [{ status: "Accepted" }, "status"],
+    [{ isFraud: "1" }, "isFraud"],
+    [{ cursor: "abc" }, "cursor"],
+    [{ sort: "asc" }, "sort"],
+  ])("rejects %o with 400 naming %s", (query, field) => {
+    try {
+      parseReportsQuery(query);
+      throw new Error("expected InvalidInputError");
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).status).toBe(400);
+      expect((error as InvalidInputError).issues?.map((issue) => issue.field)).toEqual([field]);
+    }
+  });
+});
+
+describe("parseTransactionId", () => {
+  it("accepts a UUID in either case and rejects anything else with 400", () => {
+    expect(parseTransactionId("01A20EC1-83C7-7138-8B86-03620842374A")).toBe("01a20ec1-83c7-7138-8b86-03620842374a");
+    expect(() => parseTransactionId("42")).toThrow(InvalidInputError);
+    expect(() => parseTransactionId(undefined)).toThrow(InvalidInputError);
+  });
+});
