@@ -97,8 +97,9 @@ describe("Swagger UI at /docs in headless chromium", () => {
     expect(apiResponse.status()).toBe(202);
 
     const shownStatus = operation.locator(".live-responses-table .response .response-col_status").first();
-    await expect.poll(() => shownStatus.innerText(), { timeout: 15_000 }).toBe("202");
-    const shownBody = await operation.locator(".live-responses-table .response-col_description pre").first().innerText();
+    await expect.poll(async () => (await shownStatus.textContent())?.trim(), { timeout: 15_000 }).toBe("202");
+    const shownBody =
+      (await operation.locator(".live-responses-table .response-col_description pre").first().textContent()) ?? "";
     const accepted = Accepted.parse(JSON.parse(shownBody));
 
     // Behind the 202: the transaction Swagger UI sent is in Kafka under the id it showed.
