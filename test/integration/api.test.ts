@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { inArray } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import type { Admin, Consumer, KafkaMessage } from "kafkajs";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,7 +111,7 @@ afterAll(async () => {
   await server?.stop();
   await getDb()
     .delete(transactions)
-    .where(inArray(transactions.nameOrig, [account("0"), account("1"), account("2"), account("R"), account("D")]));
+    .where(inArray(transactions.nameOrig, [account("0"), account("1"), account("2"), account("M"), account("R"), account("D")]));
   await admin?.deleteTopics({ topics: [topic] }).catch(() => {});
   await admin?.disconnect();
   await disconnectProducer();
@@ -167,6 +167,42 @@ describe("POST /transaction", () => {
     const report = await get(`/reports?nameOrig=${account("1")}`);
     expect(report.status).toBe(200);
     expect(report.body.items).toEqual([stored.body]);
+  });
+
+  it("stores 1,000 concurrent posts exactly once each", async () => {
+    const total = 1_000;
+    const ids: string[] = [];
+    let next = 0;
+    // 50 clients in parallel, like a small load test; every answer must be a 202.
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < total) {
+          const index = next++;
+          const response = await post("/transaction", paysim({ nameOrig: account("M"), step: index, amount: `${index}.01` }));
+          expect(response.status).toBe(202);
+          ids.push(response.body.id as string);
+        }
+      }),
+    );
+    expect(new Set(ids).size).toBe(total);
+
+    const storedRows = async () =>
+      getDb()
+        .select({ id: transactions.id, step: transactions.step, amount: transactions.amount, status: transactions.status })
+        .from(transactions)
+        .where(eq(transactions.nameOrig, account("M")));
+    const deadline = Date.now() + 60_000;
+    let stored = await storedRows();
+    while (stored.length < total && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      stored = await storedRows();
+    }
+    expect(stored).toHaveLength(total);
+    expect(new Set(stored.map((row) => row.id))).toEqual(new Set(ids));
+    for (const row of stored) {
+      expect(row.status).toBe("Completed");
+      expect(row.amount).toBe(`${row.step}.01`);
+    }
   });
 
   const invalidBodies: [string, unknown, { field: string; reason: RegExp }][] = [
