@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--smoke] [--stages 1,2,3,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
  *                    [--drain-rows N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
- *                    [--worker-args "--window 0 --batch-size 2000"]
+ *                    [--worker-args="--window 0 --batch-size 2000"]
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -21,7 +21,7 @@ import { dropDatabase, freshDatabase } from "./lib/database.js";
 import { deleteTopicsAndGroups } from "./lib/kafka.js";
 import { REPO_ROOT } from "./lib/offline.js";
 import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";
-import { apiServiceFile, overrideApiServiceFile, profileDir } from "./lib/pipeline.js";
+import { apiServiceFile, prepareApiServiceFile, profileDir, removeApiServiceFile } from "./lib/pipeline.js";
 import { renderTable } from "./lib/report.js";
 import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
@@ -50,7 +50,6 @@ if (args["drain-rows"]) sizes.drainRows = Number(args["drain-rows"]);
 if (args.duration) sizes.httpDurationSec = Number(args.duration);
 if (args.connections) sizes.httpConnections = Number(args.connections);
 if (args.rate) sizes.e2eRate = Number(args.rate);
-overrideApiServiceFile(args["api-config"]);
 
 const startedAt = new Date();
 const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
@@ -85,6 +84,7 @@ const machine = {
 };
 
 async function main(): Promise<number> {
+  prepareApiServiceFile(runId, args["api-config"]);
   log.info(
     { runId, stages: [...stages], sizes, machine, apiServiceFile: apiServiceFile(), database: databaseUrl, logs: runDir },
     "bench starting",
@@ -158,6 +158,7 @@ async function main(): Promise<number> {
 }
 
 async function cleanUp(): Promise<void> {
+  removeApiServiceFile();
   await disconnectProducer().catch(() => {});
   rmSync(context.tmpDir, { recursive: true, force: true });
   if (args.keep) {

@@ -55,7 +55,7 @@ export interface RunContext {
   bodies: string[];
   /** node flags for the API and worker processes (--cpu-prof when profiling). */
   profile: boolean;
-  /** Extra flags for scripts/worker.ts (`--worker-args "--window 0"`); none measures it as `npm run worker` runs. */
+  /** Extra flags for scripts/worker.ts (`--worker-args="--window 0"`); none measures it as `npm run worker` runs. */
   workerArgs: string[];
   log: Logger;
   /** Topics and consumer groups the run created, removed at the end. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunContext } from "./context.js";
 import { type OfflineServer, REPO_ROOT, startOffline } from "./offline.js";
@@ -29,22 +29,48 @@ export function pipelineEnv(context: RunContext, topic: string, extra: NodeJS.Pr
 }
 
 /**
- * The HTTP API as `npm start` runs it: `serverless offline start` from the repo root. When the repo
- * has an HTTP-only service file (no local Kafka poller in the API process), the API is started from
- * it, so the API's figures are the API's alone and the worker is measured as its own process.
+ * The HTTP API alone: serverless.yml as `npm start` runs it, minus the consume function, whose local
+ * Kafka trigger would otherwise poll in the same process and compete with the API for the CPU (on AWS
+ * they are separate Lambdas). Serverless reads a service file only from the service's root folder, so
+ * the bench writes this view of serverless.yml there for the run (every block is a ${file()} reference,
+ * so it cannot drift) and removes it at the end.
  */
-export const API_SERVICE_FILE = "serverless.http-only.yml";
+const API_ONLY_SERVICE = `# Written by npm run bench (bench/lib/pipeline.ts) for one run, removed when it ends.
+service: \${file(./serverless.yml):service}
+frameworkVersion: "3"
+plugins:
+  - serverless-esbuild
+  - serverless-offline
+provider: \${file(./serverless.yml):provider}
+package: \${file(./serverless.yml):package}
+custom: \${file(./serverless.yml):custom}
+functions:
+  transaction: \${file(./serverless.yml):functions.transaction}
+  transactions: \${file(./serverless.yml):functions.transactions}
+`;
 
-let serviceFileOverride: string | undefined;
+let serviceFile: string | undefined;
+let generated = false;
 
-/** `--api-config <file>`: measure another service file of the repo root (e.g. a candidate configuration). */
-export function overrideApiServiceFile(file: string | undefined): void {
-  serviceFileOverride = file;
+/** Writes the API-only service file, unless `override` names one of the repo root's (`--api-config`). */
+export function prepareApiServiceFile(runId: string, override?: string): string {
+  if (override) {
+    serviceFile = override;
+    return serviceFile;
+  }
+  serviceFile = `.bench-api.${runId}.yml`;
+  writeFileSync(join(REPO_ROOT, serviceFile), API_ONLY_SERVICE);
+  generated = true;
+  return serviceFile;
+}
+
+export function removeApiServiceFile(): void {
+  if (serviceFile && generated) rmSync(join(REPO_ROOT, serviceFile), { force: true });
 }
 
 export function apiServiceFile(): string {
-  if (serviceFileOverride) return serviceFileOverride;
-  return existsSync(join(REPO_ROOT, API_SERVICE_FILE)) ? API_SERVICE_FILE : "serverless.yml";
+  if (!serviceFile) throw new Error("prepareApiServiceFile() first");
+  return serviceFile;
 }
 
 export async function startApi(context: RunContext, name: string, topic: string): Promise<OfflineServer> {
@@ -65,8 +91,7 @@ export async function startNoop(context: RunContext, name: string): Promise<Offl
   return startOffline({
     name,
     serviceDir: join(REPO_ROOT, "bench/noop"),
-    // bench/noop/serverless.yml copies its serverless-offline and esbuild settings from this file.
-    env: { LOG_LEVEL: "warn", BENCH_API_SERVICE_FILE: apiServiceFile() },
+    env: { LOG_LEVEL: "warn" },
     runDir: context.runDir,
     tmpDir: context.tmpDir,
     nodeOptions: profileFlags(context, name),
