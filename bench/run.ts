@@ -4,7 +4,7 @@
  * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
  *
  *   npm run bench -- [--smoke] [--stages 1,2,3,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
- *                    [--drain-rows N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
+ *                    [--drain-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
  *                    [--worker-args="--window 0 --batch-size 2000"]
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     data: { type: "string", default: DEFAULT_PAYSIM_CSV },
     "drain-rows": { type: "string" },
+    "drain-workers": { type: "string" },
     duration: { type: "string" },
     connections: { type: "string" },
     rate: { type: "string" },
@@ -47,6 +48,7 @@ const log = logger.child({ component: "bench" });
 const stages = new Set(args.stages.split(",").map((stage) => stage.trim()));
 const sizes = { ...(args.smoke ? SMOKE_SIZES : FULL_SIZES) };
 if (args["drain-rows"]) sizes.drainRows = Number(args["drain-rows"]);
+if (args["drain-workers"]) sizes.drainWorkers = Number(args["drain-workers"]);
 if (args.duration) sizes.httpDurationSec = Number(args.duration);
 if (args.connections) sizes.httpConnections = Number(args.connections);
 if (args.rate) sizes.e2eRate = Number(args.rate);

@@ -10,8 +10,9 @@ export interface BenchSizes {
   /** Stage 3: transactions per POST /transactions and concurrent connections. */
   bulkSize: number;
   bulkConnections: number;
-  /** Stage 4: transactions pre-filled into the topic. */
+  /** Stage 4: transactions pre-filled into the topic, and worker processes sharing the consumer group. */
   drainRows: number;
+  drainWorkers: number;
   /** Stage 5: the offered rate (tx/s), for how long, over how many connections. */
   e2eRate: number;
   e2eDurationSec: number;
@@ -25,6 +26,7 @@ export const FULL_SIZES: BenchSizes = {
   bulkSize: 500,
   bulkConnections: 8,
   drainRows: 200_000,
+  drainWorkers: 1,
   e2eRate: 1_000,
   e2eDurationSec: 20,
   e2eConnections: 100,
@@ -37,6 +39,7 @@ export const SMOKE_SIZES: BenchSizes = {
   bulkSize: 500,
   bulkConnections: 2,
   drainRows: 5_000,
+  drainWorkers: 1,
   e2eRate: 100,
   e2eDurationSec: 3,
   e2eConnections: 10,
