@@ -22,6 +22,7 @@ import { deleteTopicsAndGroups } from "./lib/kafka.js";
 import { REPO_ROOT } from "./lib/offline.js";
 import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";
 import { apiServiceFile, prepareApiServiceFile, profileDir, removeApiServiceFile } from "./lib/pipeline.js";
+import { stopAll } from "./lib/processes.js";
 import { renderTable } from "./lib/report.js";
 import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
@@ -171,6 +172,17 @@ async function cleanUp(): Promise<void> {
     log.warn({ err: error }, "could not delete topics"),
   );
   await dropDatabase(databaseUrl).catch((error) => log.warn({ err: error }, "could not drop the bench database"));
+}
+
+// The servers and workers run in process groups of their own (so they can be stopped with what they
+// fork); a Ctrl-C reaches only this process, which must stop them and clean up.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log.warn({ signal }, "interrupted: stopping servers and workers, cleaning up");
+    void stopAll()
+      .then(cleanUp)
+      .finally(() => process.exit(130));
+  });
 }
 
 let exitCode = 1;

@@ -14,6 +14,13 @@ export interface ManagedProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Every process the bench started and has not stopped yet, so an interrupted run can stop them all. */
+const running = new Set<ManagedProcess>();
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((managed) => managed.stop(2_000)));
+}
+
 export function startProcess(
   name: string,
   command: string,
@@ -30,7 +37,7 @@ export function startProcess(
   if (pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
   let stopping: Promise<void> | undefined;
-  return {
+  const managed: ManagedProcess = {
     name,
     pid,
     child,
@@ -46,10 +53,13 @@ export function startProcess(
         }
         // Children of the group that outlived the leader (a forked esbuild, a worker): end them too.
         signalGroup(pid, "SIGKILL");
+        running.delete(managed);
       })();
       return stopping;
     },
   };
+  running.add(managed);
+  return managed;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
