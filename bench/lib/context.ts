@@ -1,6 +1,9 @@
 import type { Logger } from "pino";
 import type { ResultRow } from "./report.js";
 
+/** The API key the run's servers require (serverless.yml's routes are `private: true`); sent as x-api-key. */
+export const BENCH_API_KEY = "txlog-bench-api-key-not-a-secret";
+
 /** Sizes of one run: the full bench, or the smoke run that only checks the harness end to end. */
 export interface BenchSizes {
   /** Stages 1 and 2: concurrent connections and seconds of load (after a warm-up). */

@@ -9,6 +9,8 @@ export interface LoadOptions {
   bodies?: readonly string[];
   /** A fixed offered rate over all connections (requests/s); unlimited when absent. */
   overallRate?: number;
+  /** Extra request headers (the API key). */
+  headers?: Record<string, string>;
   /** The status that counts as success (202 for the API: durably acknowledged). */
   successStatus: number;
 }
@@ -63,7 +65,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         requests: [
           {
             method: options.method ?? "POST",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "application/json", ...options.headers },
             ...(bodies.length
               ? {
                   setupRequest: (request) => {

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RunContext } from "./context.js";
+import { BENCH_API_KEY, type RunContext } from "./context.js";
 import { type OfflineServer, REPO_ROOT, startOffline } from "./offline.js";
 import { type ManagedProcess, startProcess } from "./processes.js";
 
@@ -24,6 +24,7 @@ export function pipelineEnv(context: RunContext, topic: string, extra: NodeJS.Pr
     DEAD_LETTER_TOPIC: `${topic}.dead-letter`,
     // Per-request log lines cost measurable time (shared/notes/measured-facts.md); warnings still show.
     LOG_LEVEL: "warn",
+    API_KEY: BENCH_API_KEY,
     ...extra,
   };
 }
@@ -91,7 +92,7 @@ export async function startNoop(context: RunContext, name: string): Promise<Offl
   return startOffline({
     name,
     serviceDir: join(REPO_ROOT, "bench/noop"),
-    env: { LOG_LEVEL: "warn" },
+    env: { LOG_LEVEL: "warn", API_KEY: BENCH_API_KEY },
     runDir: context.runDir,
     tmpDir: context.tmpDir,
     nodeOptions: profileFlags(context, name),

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { ensureTopics } from "../../lib/kafka/client.js";
-import { groupName, type RunContext, topicName } from "../lib/context.js";
+import { BENCH_API_KEY, groupName, type RunContext, topicName } from "../lib/context.js";
 import { runLoad } from "../lib/http-load.js";
 import { groupIsStable } from "../lib/kafka.js";
 import { TreeMemorySampler, type TreePeak } from "../lib/memory.js";
@@ -70,6 +70,7 @@ export async function endToEnd(context: RunContext): Promise<void> {
       durationSec: context.sizes.warmupSec,
       bodies: context.bodies,
       successStatus: 202,
+      headers: { "x-api-key": BENCH_API_KEY },
     });
     await sleep(200);
     const loadStarted = new Date();
@@ -82,6 +83,7 @@ export async function endToEnd(context: RunContext): Promise<void> {
       overallRate: sizes.e2eRate,
       bodies: context.bodies,
       successStatus: 202,
+      headers: { "x-api-key": BENCH_API_KEY },
     });
     log.info(
       { stage: "5", accepted: load.succeeded, perSec: Math.round(load.succeededPerSec), statuses: load.statusCounts },

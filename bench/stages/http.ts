@@ -1,5 +1,5 @@
 import { ensureTopics } from "../../lib/kafka/client.js";
-import { type RunContext, topicName } from "../lib/context.js";
+import { BENCH_API_KEY, type RunContext, topicName } from "../lib/context.js";
 import { type LoadOptions, type LoadResult, runLoad } from "../lib/http-load.js";
 import { TreeMemorySampler } from "../lib/memory.js";
 import { startApi, startNoop } from "../lib/pipeline.js";
@@ -39,6 +39,7 @@ export async function httpCeiling(context: RunContext): Promise<number> {
       durationSec: sizes.httpDurationSec,
       bodies: context.bodies,
       successStatus: 202,
+      headers: { "x-api-key": BENCH_API_KEY },
     });
     context.details.ceiling = result;
     context.rows.push(
@@ -83,6 +84,7 @@ export async function apiSingle(context: RunContext, ceiling: number | undefined
       durationSec: sizes.httpDurationSec,
       bodies: context.bodies,
       successStatus: 202,
+      headers: { "x-api-key": BENCH_API_KEY },
     });
     context.details.single = result;
     context.rows.push(
@@ -107,6 +109,7 @@ export async function apiBulk(context: RunContext): Promise<void> {
       durationSec: sizes.httpDurationSec,
       bodies: bulkBodies,
       successStatus: 202,
+      headers: { "x-api-key": BENCH_API_KEY },
     });
     context.details.bulk = { ...result, bulkSize: sizes.bulkSize };
     context.rows.push(
