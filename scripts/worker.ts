@@ -1,0 +1,87 @@
+/**
+ * npm run worker -- [--topic T] [--group G] [--batch-size 500] [--window 1] [--from trim-horizon|latest]
+ * The local Kafka trigger of `serverless offline start` as a standalone process (compose's worker
+ * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
+ * Several workers can share the group; Kafka splits the partitions between them.
+ * SIGINT/SIGTERM: finish and commit the batch in flight, disconnect, print a summary, exit 0.
+ */
+
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { config } from "../lib/config.js";
+import type { BatchSummary } from "../lib/consume.js";
+import { logger } from "../lib/logger.js";
+import { parseKafkaEventDefinition } from "../lib/offline-kafka/event-definition.js";
+import { startPollers } from "../lib/offline-kafka/index.js";
+
+const log = logger.child({ component: "worker" });
+
+// Defaults mirror the consume function's msk event in serverless.yml.
+const { values } = parseArgs({
+  options: {
+    topic: { type: "string", default: config.TRANSACTIONS_TOPIC },
+    group: { type: "string", default: config.CONSUMER_GROUP_ID },
+    "batch-size": { type: "string", default: "500" },
+    window: { type: "string", default: "1" },
+    from: { type: "string", default: "trim-horizon" },
+  },
+});
+
+const PROGRESS_EVERY_MS = 10_000;
+const HANDLER = "handlers/consume.handler";
+
+async function main(): Promise<void> {
+  const definition = parseKafkaEventDefinition(
+    "consume",
+    HANDLER,
+    {
+      msk: {
+        topic: values.topic,
+        batchSize: values["batch-size"],
+        maximumBatchingWindow: values.window,
+        startingPosition: values.from.toUpperCase().replace("-", "_"),
+        consumerGroupId: values.group,
+      },
+    },
+    values.group,
+  );
+  if (!definition) throw new Error("unreachable: an msk event always parses or throws");
+
+  const started = performance.now();
+  const totals = { inserted: 0, duplicates: 0, deadLettered: 0 };
+  const running = await startPollers({
+    servicePath: resolve(import.meta.dirname, ".."),
+    definitions: [definition],
+    onResult: (_definition, result) => {
+      const summary = result as Partial<BatchSummary> | undefined;
+      totals.inserted += summary?.inserted ?? 0;
+      totals.duplicates += summary?.duplicates ?? 0;
+      totals.deadLettered += summary?.deadLettered ?? 0;
+    },
+  });
+  const [poller] = running.pollers;
+  if (!poller) throw new Error("no poller started");
+
+  const progress = setInterval(() => {
+    log.info({ ...poller.stats, ...totals, seconds: Math.round((performance.now() - started) / 1000) }, "progress");
+  }, PROGRESS_EVERY_MS);
+
+  let exiting = false;
+  const shutdown = async (signal: string) => {
+    if (exiting) return;
+    exiting = true;
+    log.info({ signal }, "stopping: finishing the batch in flight");
+    clearInterval(progress);
+    await running.stop();
+    log.info({ ...poller.stats, ...totals, seconds: Math.round((performance.now() - started) / 1000) }, "worker stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  log.info({ topic: definition.topic, groupId: definition.consumerGroupId, batchSize: definition.batchSize }, "worker started");
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, "worker failed");
+  process.exit(1);
+});
