@@ -58,7 +58,7 @@ describe("parseKafkaEventDefinition", () => {
     expect(definition?.eventSourceArn).toMatch(/^arn:aws:kafka:local:/);
   });
 
-  it("accepts numbers given as strings (CLI flags, ${env:} values)", () => {
+  it("accepts numbers given as strings (CLI flags, env-resolved values)", () => {
     const definition = parseKafkaEventDefinition(
       "fn",
       "h.handler",
