@@ -23,7 +23,7 @@ import { REPO_ROOT } from "./lib/offline.js";
 import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";
 import { apiServiceFile, prepareApiServiceFile, profileDir, removeApiServiceFile } from "./lib/pipeline.js";
 import { stopAll } from "./lib/processes.js";
-import { renderTable } from "./lib/report.js";
+import { renderNotes, renderTable } from "./lib/report.js";
 import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
 import { apiBulk, apiSingle, httpCeiling } from "./stages/http.js";
@@ -151,7 +151,8 @@ async function main(): Promise<number> {
     const window = summary.lastMs ? `last ${summary.lastMs / 1000} s` : "whole run";
     process.stdout.write(`\n${summary.process} (${window}): ${renderProfile(summary)}\n`);
   }
-  process.stdout.write(`\n${renderTable(context.rows)}\n\n`);
+  const notes = renderNotes(context.rows);
+  process.stdout.write(`\n${renderTable(context.rows)}\n${notes ? `\n${notes}\n` : ""}\n`);
   process.stdout.write(
     `${machine.cpus} cores, load average ${machine.loadAverageAtStart.map((l) => l.toFixed(1)).join(" ")} at start; ` +
       `${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; results: ${resultFile}; logs: ${runDir}\n`,

@@ -103,3 +103,11 @@ export function renderTable(rows: readonly ResultRow[]): string {
   const line = (values: readonly string[]) => `| ${values.map((v, i) => v.padEnd(widths[i] as number)).join(" | ")} |`;
   return [line(COLUMNS), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.map(line)].join("\n");
 }
+
+/** The rows' notes, one line each, for under the table. */
+export function renderNotes(rows: readonly ResultRow[]): string {
+  return rows
+    .filter((r) => r.note)
+    .map((r) => `- ${r.stage}, ${r.metric}: ${r.note}`)
+    .join("\n");
+}

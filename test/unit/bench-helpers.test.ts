@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type CpuProfile, ownerOf, summariseProfile } from "../../bench/lib/cpu-profile.js";
 import { descendantsOf, parseParentPid, parseProcStatus } from "../../bench/lib/memory.js";
 import { cycle, toBody } from "../../bench/lib/paysim.js";
-import { meets, percentile, renderTable, row } from "../../bench/lib/report.js";
+import { meets, percentile, renderNotes, renderTable, row } from "../../bench/lib/report.js";
 import { bulkRequestBodies } from "../../bench/stages/http.js";
 
 describe("bench report", () => {
@@ -24,6 +24,10 @@ describe("bench report", () => {
     expect(meets({ on: "value", comparison: "<=", threshold: 50 }, { value: 50.1 })).toBe(false);
     expect(meets({ on: "value", comparison: ">=", threshold: 40_000 }, { value: Number.NaN })).toBeUndefined();
     expect(meets({ on: "ratio", comparison: ">=", threshold: 0.85 }, { value: 1 })).toBeUndefined();
+  });
+
+  it("lists only the rows that carry a note", () => {
+    expect(renderNotes([row("1", "a", 1, "ms", { note: "p99 3 ms" }), row("2", "b", 2, "ms")])).toBe("- 1, a: p99 3 ms");
   });
 
   it("interpolates percentiles like percentile_cont", () => {
