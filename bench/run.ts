@@ -21,7 +21,7 @@ import { dropDatabase, freshDatabase } from "./lib/database.js";
 import { deleteTopicsAndGroups } from "./lib/kafka.js";
 import { REPO_ROOT } from "./lib/offline.js";
 import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";
-import { apiServiceFile, prepareApiServiceFile, profileDir, removeApiServiceFile } from "./lib/pipeline.js";
+import { apiServiceFile, profileDir, setApiServiceFile } from "./lib/pipeline.js";
 import { stopAll } from "./lib/processes.js";
 import { renderNotes, renderTable } from "./lib/report.js";
 import { workerDrain } from "./stages/drain.js";
@@ -87,7 +87,7 @@ const machine = {
 };
 
 async function main(): Promise<number> {
-  prepareApiServiceFile(runId, args["api-config"]);
+  setApiServiceFile(args["api-config"]);
   log.info(
     { runId, stages: [...stages], sizes, machine, apiServiceFile: apiServiceFile(), database: databaseUrl, logs: runDir },
     "bench starting",
@@ -162,7 +162,6 @@ async function main(): Promise<number> {
 }
 
 async function cleanUp(): Promise<void> {
-  removeApiServiceFile();
   await disconnectProducer().catch(() => {});
   rmSync(context.tmpDir, { recursive: true, force: true });
   if (args.keep) {

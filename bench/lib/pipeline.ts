@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_API_KEY, type RunContext } from "./context.js";
 import { type OfflineServer, REPO_ROOT, startOffline } from "./offline.js";
@@ -30,56 +30,27 @@ export function pipelineEnv(context: RunContext, topic: string, extra: NodeJS.Pr
 }
 
 /**
- * The HTTP API alone: serverless.yml as `npm start` runs it, minus the consume function, whose local
- * Kafka trigger would otherwise poll in the same process and compete with the API for the CPU (on AWS
- * they are separate Lambdas). Serverless reads a service file only from the service's root folder, so
- * the bench writes this view of serverless.yml there for the run (every block is a ${file()} reference,
- * so it cannot drift) and removes it at the end.
+ * The HTTP API alone: serverless.yml exactly as `npm start` runs it, with its local Kafka trigger off
+ * (OFFLINE_KAFKA_ENABLED=false), since that would otherwise consume in the same process and compete
+ * with the API for the CPU (on AWS they are separate Lambdas). `--api-config <file>` measures another
+ * service file of the repo root instead (an A/B of a candidate configuration).
  */
-const API_ONLY_SERVICE = `# Written by npm run bench (bench/lib/pipeline.ts) for one run, removed when it ends.
-service: \${file(./serverless.yml):service}
-frameworkVersion: "3"
-plugins:
-  - serverless-esbuild
-  - serverless-offline
-provider: \${file(./serverless.yml):provider}
-package: \${file(./serverless.yml):package}
-custom: \${file(./serverless.yml):custom}
-functions:
-  transaction: \${file(./serverless.yml):functions.transaction}
-  transactions: \${file(./serverless.yml):functions.transactions}
-`;
+let serviceFile = "serverless.yml";
 
-let serviceFile: string | undefined;
-let generated = false;
-
-/** Writes the API-only service file, unless `override` names one of the repo root's (`--api-config`). */
-export function prepareApiServiceFile(runId: string, override?: string): string {
-  if (override) {
-    serviceFile = override;
-    return serviceFile;
-  }
-  serviceFile = `.bench-api.${runId}.yml`;
-  writeFileSync(join(REPO_ROOT, serviceFile), API_ONLY_SERVICE);
-  generated = true;
-  return serviceFile;
-}
-
-export function removeApiServiceFile(): void {
-  if (serviceFile && generated) rmSync(join(REPO_ROOT, serviceFile), { force: true });
+export function setApiServiceFile(override: string | undefined): void {
+  serviceFile = override ?? "serverless.yml";
 }
 
 export function apiServiceFile(): string {
-  if (!serviceFile) throw new Error("prepareApiServiceFile() first");
   return serviceFile;
 }
 
 export async function startApi(context: RunContext, name: string, topic: string): Promise<OfflineServer> {
-  const flags = ["--config", apiServiceFile()];
+  const flags = serviceFile === "serverless.yml" ? [] : ["--config", serviceFile];
   return startOffline({
     name,
     serviceDir: REPO_ROOT,
-    env: pipelineEnv(context, topic),
+    env: pipelineEnv(context, topic, { OFFLINE_KAFKA_ENABLED: "false" }),
     runDir: context.runDir,
     tmpDir: context.tmpDir,
     flags,
