@@ -1,9 +1,12 @@
 /**
  * npm run worker -- [--topic T] [--group G] [--batch-size 500] [--window 1] [--from trim-horizon|latest]
+ *                    [--session-timeout 30]
  * The local Kafka trigger of `serverless offline start` as a standalone process (compose's worker
  * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
  * Several workers can share the group; Kafka splits the partitions between them.
  * SIGINT/SIGTERM: finish and commit the batch in flight, disconnect, print a summary, exit 0.
+ * A database outage pauses the partitions until PostgreSQL answers again (lib/offline-kafka/retry.ts).
+ * --session-timeout (seconds, >= 6): how soon the group hands a crashed worker's partitions to the others.
  */
 
 import { resolve } from "node:path";
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     "batch-size": { type: "string", default: "500" },
     window: { type: "string", default: "1" },
     from: { type: "string", default: "trim-horizon" },
+    "session-timeout": { type: "string", default: "30" },
   },
 });
 
@@ -49,9 +53,14 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const totals = { inserted: 0, duplicates: 0, deadLettered: 0 };
+  const sessionTimeoutSeconds = Number(values["session-timeout"]);
+  if (!Number.isFinite(sessionTimeoutSeconds) || sessionTimeoutSeconds < 6 || sessionTimeoutSeconds > 300) {
+    throw new Error(`--session-timeout must be 6..300 seconds, got "${values["session-timeout"]}"`);
+  }
   const running = await startPollers({
     servicePath: resolve(import.meta.dirname, ".."),
     definitions: [definition],
+    poller: { sessionTimeoutMs: Math.round(sessionTimeoutSeconds * 1000) },
     onResult: (_definition, result) => {
       const summary = result as Partial<BatchSummary> | undefined;
       totals.inserted += summary?.inserted ?? 0;

@@ -1,16 +1,34 @@
 import { config } from "../config.js";
-import { closeDb } from "../db/client.js";
+import { closeDb, getPool } from "../db/client.js";
 import { disconnectProducer, ensureTopics } from "../kafka/client.js";
 import { logger } from "../logger.js";
 import { collectKafkaEventDefinitions, type KafkaEventDefinition } from "./event-definition.js";
 import { loadHandler } from "./handler.js";
 import { KafkaPoller, type PollerOptions } from "./poller.js";
+import { pauseWhileDown } from "./retry.js";
 
 export { collectKafkaEventDefinitions, type KafkaEventDefinition, parseKafkaEventDefinition } from "./event-definition.js";
 export { loadHandler } from "./handler.js";
 export { KafkaPoller, type PollerOptions } from "./poller.js";
 
 const log = logger.child({ component: "offline-kafka" });
+
+/** `select 1` on the app's pool: true when PostgreSQL answers. */
+export async function databaseAnswers(): Promise<boolean> {
+  try {
+    await getPool().query("select 1");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The pollers' retry policy (issue 6): the consume function writes PostgreSQL, so a failed batch during a
+ * database outage pauses its partitions until `select 1` answers again, then is retried; any other
+ * failure is retried after the capped backoff.
+ */
+export const pauseWhileDatabaseDown = pauseWhileDown({ dependency: "database", probe: databaseAnswers });
 
 export interface RunningPollers {
   pollers: KafkaPoller[];
@@ -51,7 +69,7 @@ export async function startPollers({
         onResult?.(definition, result);
         return result;
       };
-      const started = new KafkaPoller({ ...poller, definition, invoke });
+      const started = new KafkaPoller({ waitBeforeRetry: pauseWhileDatabaseDown, ...poller, definition, invoke });
       pollers.push(started);
       await started.start();
     }

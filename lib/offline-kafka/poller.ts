@@ -48,6 +48,11 @@ export interface PollerOptions {
   waitBeforeRetry?: (context: RetryContext) => Promise<void>;
   /** kafkajs eachBatch calls handled at once: at least the topic's partition count, so one event can mix partitions. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * The group's session timeout (kafkajs default 30 s): how long a member that stopped heart-beating (a
+   * crashed worker) keeps its partitions. The broker's minimum is 6 s (group.min.session.timeout.ms).
+   */
+  sessionTimeoutMs?: number;
 }
 
 export interface PollerStats {
@@ -58,8 +63,8 @@ export interface PollerStats {
 
 /** Lambda's payload limit; a batch stops growing before it (one partition chunk is always taken). */
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
-/** kafkajs's default heartbeat interval; heartbeat() throttles itself to it. */
-const HEARTBEAT_EVERY_MS = 3_000;
+/** kafkajs's default session timeout; the heartbeat interval is a tenth of it, as in kafkajs's defaults (30 s / 3 s). */
+const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 30_000 };
 
 interface PendingPart {
@@ -111,6 +116,8 @@ export class KafkaPoller {
   private readonly retry: RetryOptions;
   private readonly waitBeforeRetry: (context: RetryContext) => Promise<void>;
   private readonly concurrency: number;
+  private readonly sessionTimeoutMs: number;
+  private readonly heartbeatIntervalMs: number;
   private readonly log;
   private consumer: Consumer | undefined;
   private pending: PendingPart[] = [];
@@ -132,6 +139,8 @@ export class KafkaPoller {
     this.waitBeforeRetry =
       options.waitBeforeRetry ?? (({ delayMs, signal }) => sleep(delayMs, undefined, { signal }).catch(() => {}));
     this.concurrency = options.partitionsConsumedConcurrently ?? 32;
+    this.sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    this.heartbeatIntervalMs = Math.max(100, Math.floor(this.sessionTimeoutMs / 10));
     this.log = logger.child({
       component: "offline-kafka",
       function: this.definition.functionKey,
@@ -146,6 +155,8 @@ export class KafkaPoller {
     const consumer = this.kafka.consumer({
       groupId: consumerGroupId,
       allowAutoTopicCreation: false,
+      sessionTimeout: this.sessionTimeoutMs,
+      heartbeatInterval: this.heartbeatIntervalMs,
       // An idle fetch returns after this long, so stop() never waits on a long poll.
       maxWaitTimeInMs: Math.min(Math.max(maximumBatchingWindowMs, 100), 1_000),
     });
@@ -194,7 +205,10 @@ export class KafkaPoller {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
-    const keepAlive = setInterval(() => heartbeat().catch(() => {}), HEARTBEAT_EVERY_MS);
+    // While the batch waits (batching window, a slow or failing handler, a database outage) the member must
+    // keep heart-beating or the group evicts it. heartbeat() sends at most one per heartbeatInterval, so
+    // ticking at half of it keeps the gap below 1.5 intervals.
+    const keepAlive = setInterval(() => heartbeat().catch(() => {}), Math.ceil(this.heartbeatIntervalMs / 2));
     try {
       const { batchSize } = this.definition;
       for (let start = 0; start < batch.messages.length; start += batchSize) {
