@@ -35,6 +35,13 @@ const ConfigSchema = z.object({
   WEBSOCKET_PORT: z.coerce.number().int().min(1).max(65535).default(3001),
   /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
   IS_LOCAL: z.stringbool().default(false),
+  /** Set by serverless-offline for the handlers it runs: the local server, where GET /docs may pre-fill API_KEY. */
+  IS_OFFLINE: z.stringbool().default(false),
+  /**
+   * The API key every non-docs route requires (header x-api-key): serverless.yml's provider.apiGateway.apiKeys
+   * takes it from the environment, with this local default (API Gateway wants at least 20 characters).
+   */
+  API_KEY: z.string().min(20).max(128).default("txlog-local-development-key"),
   /** Largest body POST /transaction accepts (bytes); larger ones get 413. */
   MAX_BODY_BYTES: z.coerce
     .number()

@@ -94,6 +94,7 @@ export function toTransactionRow({ record, message }: ValidRecord): NewTransacti
     kafkaTopic: record.topic,
     kafkaPartition: record.partition,
     kafkaOffset: record.offset,
+    idempotencyFingerprint: message.fingerprint,
   };
 }
 

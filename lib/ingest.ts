@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { config } from "./config.js";
 import { InvalidInputError, issuesFromZod, MAX_REPORTED_ISSUES } from "./http/errors.js";
+import { acceptIdempotent, type IdempotentRoute } from "./idempotency.js";
 import { produce } from "./kafka/client.js";
 import { logger } from "./logger.js";
 import { type Transaction, TransactionInput, type TransactionMessage } from "./transaction.js";
@@ -52,41 +53,87 @@ export function parseTransactions(body: unknown, maxItems = config.MAX_BULK_TRAN
   return parsed.data;
 }
 
-/** Assigns the time-ordered id (UUIDv7) and the receive time, and builds the Kafka message. Pure apart from the clock. */
+/** Where an id comes from: a fresh UUIDv7, or one derived from the client's Idempotency-Key. */
+export interface MessageIdentity {
+  id: string;
+  idempotencyKey: string;
+  fingerprint: string;
+}
+
+/**
+ * Builds the Kafka message: the time-ordered id (UUIDv7) unless `identity` gives one derived from an
+ * Idempotency-Key, and the receive time. Pure apart from the clock.
+ */
 export function toMessage(
   transaction: Transaction,
   receivedAt: Date = new Date(),
+  identity?: MessageIdentity,
 ): { accepted: Accepted; message: OutgoingMessage } {
   // uuid's v7 keeps a per-process sequence, so ids of one bulk request are unique and ascend in request order.
-  const value: TransactionMessage = { id: uuidv7(), receivedAt: receivedAt.toISOString(), transaction };
+  const value: TransactionMessage = identity
+    ? {
+        id: identity.id,
+        receivedAt: receivedAt.toISOString(),
+        transaction,
+        idempotencyKey: identity.idempotencyKey,
+        fingerprint: identity.fingerprint,
+      }
+    : { id: uuidv7(), receivedAt: receivedAt.toISOString(), transaction };
   return {
     accepted: { id: value.id, receivedAt: value.receivedAt },
     message: { key: transaction.nameOrig, value: JSON.stringify(value) },
   };
 }
 
+export interface AcceptOptions {
+  topic?: string;
+  /** The request's Idempotency-Key (parsed: lib/idempotency.ts parseIdempotencyKey). */
+  idempotencyKey?: string;
+}
+
+/** What POST answers: the ids in request order; `replayed` when an earlier request with the same key and body was accepted. */
+export interface AcceptedBatch {
+  ids: string[];
+  replayed: boolean;
+}
+
+async function accept(route: IdempotentRoute, items: Transaction[], options: AcceptOptions): Promise<AcceptedBatch> {
+  const topic = options.topic ?? config.TRANSACTIONS_TOPIC;
+  const receivedAt = new Date();
+  const { idempotencyKey } = options;
+  if (idempotencyKey === undefined) {
+    const built = items.map((transaction) => toMessage(transaction, receivedAt));
+    await produce(
+      topic,
+      built.map(({ message }) => message),
+    );
+    log.debug({ count: built.length, topic }, "transactions accepted");
+    return { ids: built.map(({ accepted }) => accepted.id), replayed: false };
+  }
+  const outcome = await acceptIdempotent({ route, key: idempotencyKey, items }, async (ids, fingerprint) => {
+    const messages = items.map(
+      (transaction, index) =>
+        toMessage(transaction, receivedAt, { id: ids[index] as string, idempotencyKey, fingerprint }).message,
+    );
+    await produce(topic, messages);
+  });
+  log.debug({ count: items.length, topic, replayed: outcome.replayed }, "keyed transactions accepted");
+  return { ids: outcome.ids, replayed: outcome.replayed };
+}
+
 /**
  * Validates one transaction and resolves once Kafka acknowledged it (acks=all). Throws
- * InvalidInputError (nothing produced) or BrokerUnavailableError (not accepted; the client retries).
+ * InvalidInputError (nothing produced), BrokerUnavailableError (not accepted; the client retries),
+ * or, with an Idempotency-Key, the 422/409 of lib/idempotency.ts.
  */
-export async function acceptTransaction(body: unknown, topic = config.TRANSACTIONS_TOPIC): Promise<Accepted> {
-  const { accepted, message } = toMessage(parseTransaction(body));
-  await produce(topic, [message]);
-  log.debug({ id: accepted.id, topic }, "transaction accepted");
-  return accepted;
+export async function acceptTransaction(body: unknown, options: AcceptOptions = {}): Promise<AcceptedBatch> {
+  return accept("transaction", [parseTransaction(body)], options);
 }
 
 /**
  * All or nothing: every item is validated before anything is produced, and the batch goes out in
  * one produce call. Ids come back in the order of the request.
  */
-export async function acceptTransactions(body: unknown, topic = config.TRANSACTIONS_TOPIC): Promise<Accepted[]> {
-  const receivedAt = new Date();
-  const built = parseTransactions(body).map((transaction) => toMessage(transaction, receivedAt));
-  await produce(
-    topic,
-    built.map(({ message }) => message),
-  );
-  log.debug({ count: built.length, topic }, "transactions accepted");
-  return built.map(({ accepted }) => accepted);
+export async function acceptTransactions(body: unknown, options: AcceptOptions = {}): Promise<AcceptedBatch> {
+  return accept("transactions", parseTransactions(body), options);
 }

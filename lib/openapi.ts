@@ -4,7 +4,9 @@ import { z } from "zod";
 import packageJson from "../package.json" with { type: "json" };
 import { Accepted, BulkAccepted, Problem, ReportPage, StoredTransaction, TransactionIdParams } from "./api-schemas.js";
 import { config } from "./config.js";
+import { HealthResponse } from "./health.js";
 import { BROKER_RETRY_AFTER_SECONDS } from "./http/middleware.js";
+import { IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.js";
 import { ReportsQuery } from "./reports.js";
 import { SummaryQuery, SummaryResponse } from "./summary.js";
 import { TransactionInput } from "./transaction.js";
@@ -115,7 +117,7 @@ const storedPayment = {
 } satisfies z.input<typeof StoredTransaction>;
 
 const bodyErrors = {
-  400: problem("The body is not valid JSON.", {
+  400: problem("The body is not valid JSON, or the Idempotency-Key header is malformed (empty, too long, not printable ASCII).", {
     status: 400,
     error: "Bad Request",
     message: "the request body is not valid JSON: Unexpected end of JSON input",
@@ -146,6 +148,35 @@ const missingApiKey: ResponseConfig = {
   ...json(GatewayMessageRef, { message: "Forbidden" }),
 };
 
+const HealthRef = HealthResponse.meta({ id: "Health" });
+
+/** The optional Idempotency-Key request header of both POST routes and the answers it adds. */
+const idempotencyKeyHeaders = z.object({
+  [IDEMPOTENCY_KEY_HEADER]: z
+    .string()
+    .min(1)
+    .max(MAX_IDEMPOTENCY_KEY_LENGTH + 2)
+    .optional()
+    .meta({
+      description:
+        `Makes retries safe (IETF httpapi Idempotency-Key draft): the same key and body answer the same id(s) and are stored once, ` +
+        `however often sent; replays carry \`Idempotent-Replayed: true\`. The id is derived from the key (UUIDv5), not time-ordered. ` +
+        `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, bare or as a quoted structured-field string ` +
+        `(e.g. a UUID: 5f6c9c8e-3b0a-4d7e-9b8e-2f1c0a9d7e61). Keys do not expire.`,
+    }),
+});
+
+const idempotencyResponses = {
+  409: {
+    ...problem("The first request with this Idempotency-Key is still being accepted; retry after Retry-After seconds.", {
+      status: 409,
+      error: "Conflict",
+      message: `a request with this ${IDEMPOTENCY_KEY_HEADER} is still being processed; retry shortly`,
+    }),
+    headers: z.object({ "Retry-After": z.string().meta({ example: String(IN_FLIGHT_RETRY_AFTER_SECONDS) }) }),
+  },
+};
+
 const invalidQuery = (example: z.input<typeof Problem>) =>
   problem("A query parameter is invalid; `issues` names each one.", example);
 
@@ -160,7 +191,7 @@ export const documentedRoutes: RouteConfig[] = [
     description:
       "Validates the transaction, assigns a time-ordered id and answers 202 only after Kafka acknowledged it (acks=all). " +
       "The consumer stores it within seconds; poll the Location.",
-    request: { body: { required: true, ...json(TransactionInputRef, paysimPayment) } },
+    request: { headers: idempotencyKeyHeaders, body: { required: true, ...json(TransactionInputRef, paysimPayment) } },
     responses: {
       202: {
         ...json(AcceptedRef, { id: storedPayment.id, status: "Accepted" }),
@@ -169,15 +200,19 @@ export const documentedRoutes: RouteConfig[] = [
       },
       ...bodyErrors,
       403: missingApiKey,
-      422: problem("The JSON is a valid document but not a valid transaction; `issues` names each bad field and why.", {
-        status: 422,
-        error: "Unprocessable Content",
-        message: "the request body is invalid",
-        issues: [
-          { field: "amount", reason: "must not be negative" },
-          { field: "type", reason: 'Invalid option: expected one of "CASH_IN"|"CASH_OUT"|"DEBIT"|"PAYMENT"|"TRANSFER"' },
-        ],
-      }),
+      ...idempotencyResponses,
+      422: problem(
+        "The JSON is a valid document but not a valid transaction (`issues` names each bad field and why), or the Idempotency-Key was already used with a different body.",
+        {
+          status: 422,
+          error: "Unprocessable Content",
+          message: "the request body is invalid",
+          issues: [
+            { field: "amount", reason: "must not be negative" },
+            { field: "type", reason: 'Invalid option: expected one of "CASH_IN"|"CASH_OUT"|"DEBIT"|"PAYMENT"|"TRANSFER"' },
+          ],
+        },
+      ),
       503: brokerUnavailable,
     },
   },
@@ -189,6 +224,7 @@ export const documentedRoutes: RouteConfig[] = [
     summary: "Submit a batch of transactions",
     description: `All or nothing: every item is validated before any is produced. At most ${config.MAX_BULK_TRANSACTIONS} items.`,
     request: {
+      headers: idempotencyKeyHeaders,
       body: {
         required: true,
         ...json(z.array(TransactionInputRef).min(1).max(config.MAX_BULK_TRANSACTIONS), [
@@ -213,12 +249,16 @@ export const documentedRoutes: RouteConfig[] = [
       },
       ...bodyErrors,
       403: missingApiKey,
-      422: problem("An item is invalid; nothing was accepted. Fields are prefixed with the item's index.", {
-        status: 422,
-        error: "Unprocessable Content",
-        message: "the request body is invalid",
-        issues: [{ field: "[1].nameDest", reason: "required" }],
-      }),
+      ...idempotencyResponses,
+      422: problem(
+        "An item is invalid (fields are prefixed with the item's index), or the Idempotency-Key was already used with a different body; nothing was accepted.",
+        {
+          status: 422,
+          error: "Unprocessable Content",
+          message: "the request body is invalid",
+          issues: [{ field: "[1].nameDest", reason: "required" }],
+        },
+      ),
       503: brokerUnavailable,
     },
   },
@@ -303,6 +343,37 @@ export const documentedRoutes: RouteConfig[] = [
   },
   {
     method: "get",
+    path: "/health",
+    operationId: "getHealth",
+    tags: ["health"],
+    summary: "Whether Kafka and PostgreSQL answer",
+    description:
+      "A Kafka metadata request and `select 1`, in parallel, each bounded (2 s). Public, for load balancers and probes; " +
+      "errors name a timeout or an error code, never hosts.",
+    security: [],
+    responses: {
+      200: {
+        description: "Every dependency is up.",
+        ...json(HealthRef, {
+          status: "up",
+          checks: { kafka: { status: "up", latencyMs: 3 }, database: { status: "up", latencyMs: 1 } },
+        }),
+      },
+      503: {
+        description: "A dependency is down; POSTs answer 503 while Kafka is.",
+        ...json(HealthRef, {
+          status: "down",
+          checks: {
+            kafka: { status: "down", latencyMs: 2000, error: "timed out after 2000 ms" },
+            database: { status: "up", latencyMs: 1 },
+          },
+        }),
+        headers: z.object({ "Retry-After": z.string().meta({ example: String(BROKER_RETRY_AFTER_SECONDS) }) }),
+      },
+    },
+  },
+  {
+    method: "get",
     path: "/openapi.json",
     operationId: "getOpenApiDocument",
     tags: ["docs"],
@@ -338,6 +409,7 @@ const generated = new OpenApiGeneratorV31(registry.definitions).generateDocument
   tags: [
     { name: "transactions", description: "Submit and look up transactions." },
     { name: "reports", description: "Read the stored log." },
+    { name: "health", description: "Dependency status." },
     { name: "docs", description: "This documentation." },
   ],
 });

@@ -69,5 +69,12 @@ export const TransactionMessage = z.strictObject({
   id: z.uuid(),
   receivedAt: z.iso.datetime({ offset: true }),
   transaction: TransactionInput,
+  /** The client's Idempotency-Key, when it sent one (the id is then derived from it: lib/idempotency.ts). */
+  idempotencyKey: z.string().min(1).max(255).optional(),
+  /** sha256 (hex) of the request's canonical body; stored with the row so a reused key with another body is detected. */
+  fingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type TransactionMessage = z.output<typeof TransactionMessage>;

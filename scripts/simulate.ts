@@ -1,5 +1,5 @@
 /**
- * npm run simulate [-- --file paysim.csv --rows N --concurrency 16 --rate R --bulk B --verify --json]
+ * npm run simulate [-- --api-key KEY --file paysim.csv --rows N --concurrency 16 --rate R --bulk B --verify --json]
  * Replays a PaySim CSV against the API as live traffic and reports what happened; --verify then
  * checks the database (DATABASE_URL) for every accepted id. Exit 1 when a row was lost or stored
  * twice, when no request was accepted, or when the file is bad.
@@ -7,6 +7,7 @@
 import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
+import { config } from "../lib/config.js";
 import { closeDb } from "../lib/db/client.js";
 import { type Progress, type SimulateReport, simulate } from "../lib/simulate/run.js";
 import type { LatencySummary } from "../lib/simulate/stats.js";
@@ -15,6 +16,7 @@ import { type VerifyReport, verifyStored } from "../lib/simulate/verify.js";
 const { values } = parseArgs({
   options: {
     url: { type: "string", default: "http://localhost:3000" },
+    "api-key": { type: "string", default: config.API_KEY },
     file: { type: "string", default: "paysim.csv" },
     rows: { type: "string" },
     concurrency: { type: "string", default: "16" },
@@ -95,6 +97,7 @@ async function main(): Promise<number> {
 
   const { report, acceptedRows } = await simulate({
     url: values.url,
+    apiKey: values["api-key"],
     file: values.file,
     rows,
     concurrency,

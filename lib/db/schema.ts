@@ -40,6 +40,8 @@ export const transactions = pgTable(
     kafkaTopic: text("kafka_topic"),
     kafkaPartition: integer("kafka_partition"),
     kafkaOffset: bigint("kafka_offset", { mode: "number" }),
+    /** sha256 of the request body when the client sent an Idempotency-Key (lib/idempotency.ts); else null. */
+    idempotencyFingerprint: text("idempotency_fingerprint"),
   },
   (table) => [
     // Reports page newest first with a (received_at, id) keyset cursor, optionally filtered.

@@ -31,8 +31,8 @@ export class HttpError extends Error {
   }
 }
 
-/** Where invalid input came from decides the status: a body that parses but is wrong is 422, a bad URL is 400. */
-export type InputLocation = "body" | "query" | "path";
+/** Where invalid input came from decides the status: a body that parses but is wrong is 422, a bad URL or header is 400. */
+export type InputLocation = "body" | "query" | "path" | "header";
 
 export class InvalidInputError extends HttpError {
   override name = "InvalidInputError";

@@ -15,9 +15,11 @@ export class JsonPoster {
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly request: typeof http.request;
+  private readonly apiKeyHeader: Record<string, string>;
 
-  constructor(baseUrl: string, maxSockets: number) {
+  constructor(baseUrl: string, maxSockets: number, apiKey?: string) {
     this.base = new URL(baseUrl);
+    this.apiKeyHeader = apiKey ? { "x-api-key": apiKey } : {};
     const secure = this.base.protocol === "https:";
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
     this.request = secure ? https.request : http.request;
@@ -32,7 +34,7 @@ export class JsonPoster {
         {
           method: "POST",
           agent: this.agent,
-          headers: { "content-type": "application/json", "content-length": body.length },
+          headers: { "content-type": "application/json", "content-length": body.length, ...this.apiKeyHeader },
           timeout: timeoutMs,
         },
         (response) => {

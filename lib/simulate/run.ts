@@ -5,6 +5,8 @@ import { LatencyRecorder, type LatencySummary, Pacer, Semaphore } from "./stats.
 
 export interface SimulateOptions {
   url: string;
+  /** Sent as x-api-key (every API route but the docs requires it). */
+  apiKey?: string;
   file: string;
   /** Data rows to send from the top of the file (all when undefined). */
   rows?: number;
@@ -111,7 +113,7 @@ export function acceptedIdsOf(result: HttpResult, expected: number): string[] | 
  * row twice, which --verify is there to catch, not to cause.
  */
 export async function simulate(options: SimulateOptions): Promise<{ report: SimulateReport; acceptedRows: AcceptedRow[] }> {
-  const poster = new JsonPoster(options.url, options.concurrency);
+  const poster = new JsonPoster(options.url, options.concurrency, options.apiKey);
   const slots = new Semaphore(options.concurrency);
   const pacer = new Pacer(options.rate);
   const latency = new LatencyRecorder();

@@ -95,6 +95,8 @@ describe("Swagger UI at /docs in headless chromium", () => {
       operation.getByRole("button", { name: "Execute" }).click(),
     ]);
     expect(apiResponse.status()).toBe(202);
+    // The route is private: the page pre-filled the local API key, and Swagger UI sent it.
+    expect((await apiResponse.request().allHeaders())["x-api-key"]).toBe(server.apiKey);
 
     const shownStatus = operation.locator(".live-responses-table .response .response-col_status").first();
     await expect.poll(async () => (await shownStatus.textContent())?.trim(), { timeout: 15_000 }).toBe("202");

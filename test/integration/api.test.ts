@@ -52,14 +52,14 @@ function paysim(overrides: Record<string, unknown> = {}): Record<string, unknown
 async function post(path: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) {
   const response = await fetch(`${server.baseUrl}${path}`, {
     method: "POST",
-    headers,
+    headers: server.headers(headers),
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as JsonBody };
 }
 
 async function get(path: string) {
-  const response = await fetch(`${server.baseUrl}${path}`);
+  const response = await fetch(`${server.baseUrl}${path}`, { headers: server.headers() });
   return { status: response.status, body: (await response.json()) as JsonBody };
 }
 
@@ -487,7 +487,7 @@ describe("with Kafka unreachable", () => {
     const started = performance.now();
     const response = await fetch(`${downServer.baseUrl}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: downServer.headers({ "content-type": "application/json" }),
       body: JSON.stringify(body),
     });
     const elapsedMs = performance.now() - started;

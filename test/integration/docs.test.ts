@@ -83,7 +83,7 @@ describe("the document matches what the handlers answer", () => {
   const post = (body: unknown) =>
     fetch(`${server.baseUrl}/transaction`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: server.headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(body),
     });
 
@@ -101,16 +101,16 @@ describe("the document matches what the handlers answer", () => {
   });
 
   it("GET /transactions/{id} 400 and GET /reports 200 have their documented shapes", async () => {
-    const bad = await fetch(`${server.baseUrl}/transactions/not-a-uuid`);
+    const bad = await fetch(`${server.baseUrl}/transactions/not-a-uuid`, { headers: server.headers() });
     expect(bad.status).toBe(400);
     Problem.parse(await bad.json());
-    const reports = await fetch(`${server.baseUrl}/reports?limit=5`);
+    const reports = await fetch(`${server.baseUrl}/reports?limit=5`, { headers: server.headers() });
     expect(reports.status).toBe(200);
     ReportPage.parse(await reports.json());
   });
 
   it("GET /reports/summary 200 is a Summary", async () => {
-    const response = await fetch(`${server.baseUrl}/reports/summary?stepFrom=1&stepTo=1`);
+    const response = await fetch(`${server.baseUrl}/reports/summary?stepFrom=1&stepTo=1`, { headers: server.headers() });
     expect(response.status).toBe(200);
     SummaryResponse.parse(await response.json());
   });
@@ -125,6 +125,8 @@ describe("GET /docs", () => {
     expect(html).toContain('<script src="/docs/swagger-ui-bundle.js">');
     expect(html).toContain('"url":"/openapi.json"');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    // Locally (serverless-offline) the page pre-fills the key for "Try it out".
+    expect(html).toContain(`const apiKey = {"scheme":"ApiKey","value":"${server.apiKey}"};`);
     // With a trailing slash too: the URLs are absolute paths, not relative to the page.
     expect(await (await fetch(`${server.baseUrl}/docs/`)).text()).toBe(html);
   });
@@ -144,4 +146,48 @@ describe("GET /docs", () => {
       expect(response.status).toBe(404);
     },
   );
+});
+
+describe("the API key", () => {
+  it.each([
+    ["POST", "/transaction"],
+    ["POST", "/transactions"],
+    ["GET", "/transactions/0197a5c2-6f3e-7b21-9c4d-5e8f1a2b3c4d"],
+    ["GET", "/reports"],
+    ["GET", "/reports/summary"],
+  ])("%s %s answers 403 without x-api-key and with a wrong one", async (method, path) => {
+    const init = (headers: Record<string, string>): RequestInit => ({
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      ...(method === "POST" ? { body: "{}" } : {}),
+    });
+    for (const headers of [{}, { "x-api-key": "not-the-key-but-long-enough" }] as Record<string, string>[]) {
+      const response = await fetch(`${server.baseUrl}${path}`, init(headers));
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ message: "Forbidden" });
+    }
+    const keyed = await fetch(`${server.baseUrl}${path}`, init({ "x-api-key": server.apiKey }));
+    expect(keyed.status).not.toBe(403);
+  });
+
+  it.each(["/openapi.json", "/docs", "/docs/swagger-ui.css", "/health"])("GET %s needs no key", async (path) => {
+    const response = await fetch(`${server.baseUrl}${path}`);
+    expect(response.status).toBe(200);
+  });
+
+  it("comes from API_KEY in the environment", async () => {
+    const custom = await startOffline({
+      env: { TRANSACTIONS_TOPIC: topic, API_KEY: "a-key-from-the-environment-42", OFFLINE_KAFKA_ENABLED: "false" },
+    });
+    try {
+      const withDefault = await fetch(`${custom.baseUrl}/reports?limit=1`, { headers: { "x-api-key": server.apiKey } });
+      expect(withDefault.status).toBe(403);
+      const withCustom = await fetch(`${custom.baseUrl}/reports?limit=1`, {
+        headers: { "x-api-key": "a-key-from-the-environment-42" },
+      });
+      expect(withCustom.status).toBe(200);
+    } finally {
+      await custom.stop();
+    }
+  });
 });

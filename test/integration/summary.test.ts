@@ -173,7 +173,7 @@ async function sqlTotals(filter: Filter): Promise<{ count: number; amount: strin
 }
 
 async function getSummary(filter: Filter): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${server.baseUrl}/reports/summary?${queryString(filter)}`);
+  const response = await fetch(`${server.baseUrl}/reports/summary?${queryString(filter)}`, { headers: server.headers() });
   return { status: response.status, body: await response.json() };
 }
 
@@ -220,7 +220,7 @@ describe("GET /reports/summary", () => {
     ["status=Pending", "status", "Invalid option"],
     ["stepfrom=1", "stepfrom", "unknown field"],
   ])("answers 400 naming the bad parameter for ?%s", async (query, field, reason) => {
-    const response = await fetch(`${server.baseUrl}/reports/summary?${query}`);
+    const response = await fetch(`${server.baseUrl}/reports/summary?${query}`, { headers: server.headers() });
     expect(response.status).toBe(400);
     const body = (await response.json()) as { issues?: { field: string; reason: string }[] };
     expect(body.issues).toEqual([expect.objectContaining({ field, reason: expect.stringContaining(reason) })]);

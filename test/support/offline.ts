@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { config } from "../../lib/config.js";
 import { freePort } from "../../scripts/infra/postgres.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -12,6 +13,12 @@ export interface OfflineServer {
   /** e.g. http://127.0.0.1:41234, no stage prefix. */
   baseUrl: string;
   httpPort: number;
+  /** The server's process (serverless offline runs the handlers in it: useInProcess), e.g. for its RSS. */
+  pid: number;
+  /** The API key the server requires (x-api-key) on every route but the docs and /health. */
+  apiKey: string;
+  /** Headers with the API key, plus `extra`. */
+  headers(extra?: Record<string, string>): Record<string, string>;
   /** The server's stdout and stderr so far (for failure messages). */
   output(): string;
   /** SIGTERM to the server's process group (the offline-kafka plugin then commits and disconnects), SIGKILL after a grace period. */
@@ -67,9 +74,13 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   child.stderr?.on("data", keep);
   const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
 
+  const apiKey = env.API_KEY ?? config.API_KEY;
   const server: OfflineServer = {
     baseUrl: `http://127.0.0.1:${httpPort}`,
     httpPort,
+    pid: child.pid as number,
+    apiKey,
+    headers: (extra = {}) => ({ "x-api-key": apiKey, ...extra }),
     output: () => output,
     stop: async () => {
       await stopGroup(child, exited);

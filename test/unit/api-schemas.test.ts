@@ -38,6 +38,7 @@ describe("the response schemas of the OpenAPI document", () => {
       kafkaTopic: "transactions",
       kafkaPartition: 0,
       kafkaOffset: 17,
+      idempotencyFingerprint: null,
     };
     expect(StoredTransaction.parse(toView(row))).toEqual(toView(row));
     const seeded = { ...row, status: "Historical" as const, kafkaTopic: null, kafkaPartition: null, kafkaOffset: null };

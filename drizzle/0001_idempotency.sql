@@ -1,0 +1,1 @@
+ALTER TABLE "transactions" ADD COLUMN "idempotency_fingerprint" text;

@@ -1,0 +1,251 @@
+import { createHash } from "node:crypto";
+import { inArray } from "drizzle-orm";
+import { v5 as uuidv5 } from "uuid";
+import { getDb } from "./db/client.js";
+import { transactions } from "./db/schema.js";
+import { HttpError, InvalidInputError } from "./http/errors.js";
+import { logger } from "./logger.js";
+import type { Transaction } from "./transaction.js";
+
+/**
+ * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"; Stripe's behaviour).
+ *
+ * The API never writes the database, so nothing records "key K was used". Instead:
+ * - each transaction's id is derived from the key (UUIDv5 of item index + key), so every retry of a
+ *   request produces the same ids and the consumer's ON CONFLICT (id) DO NOTHING stores each once;
+ * - each message carries the request's fingerprint (sha256 of the canonical validated body), which
+ *   the consumer stores in transactions.idempotency_fingerprint;
+ * - before producing, the API reads the rows of the derived ids: one stored with another fingerprint
+ *   -> 422; all stored with this fingerprint -> 202 replayed, nothing produced; otherwise produce (again).
+ * - a per-process table of recent keys answers while nothing is stored yet: the same key and body
+ *   again -> replayed without producing; another body -> 422; the first still being produced -> 409.
+ *
+ * The window left open: a conflicting body sent to ANOTHER process (container) between the first
+ * request's 202 and its row being stored (normally well under a second) is answered 202 and then
+ * dropped by the consumer, because the first row wins the id. Keys do not expire: a key is bound to
+ * its ids, and so to its body, for as long as the rows are stored.
+ */
+
+const log = logger.child({ component: "idempotency" });
+
+export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+/** The UUIDv5 namespace of ids derived from idempotency keys (a fixed random UUID; never change it). */
+export const IDEMPOTENCY_NAMESPACE = "3f0b6c1e-8d2a-4c57-9e41-6a7f2d9b0c83";
+/** How long the API waits for the stored-rows lookup before deciding without it. */
+export const LOOKUP_TIMEOUT_MS = 1_500;
+/** Most keys the per-process table remembers (oldest forgotten first); a few MB at most. */
+export const MAX_REMEMBERED_KEYS = 10_000;
+/** Retry-After of a 409 while the first request with the key is still being produced. */
+export const IN_FLIGHT_RETRY_AFTER_SECONDS = 1;
+
+export type IdempotentRoute = "transaction" | "transactions";
+
+/** Visible ASCII and space: what an sf-string holds (RFC 8941), and all a sane key needs. */
+const PRINTABLE = /^[\x20-\x7e]+$/;
+
+function malformedKey(reason: string): InvalidInputError {
+  return new InvalidInputError("header", [{ field: IDEMPOTENCY_KEY_HEADER, reason }], `invalid ${IDEMPOTENCY_KEY_HEADER} header`);
+}
+
+/**
+ * The header's value as the key, or undefined when absent. The draft's form is a Structured Field
+ * string (`Idempotency-Key: "8e03978e-40d5"`); the bare form most clients send (`Idempotency-Key:
+ * 8e03978e-40d5`) is accepted too, and both name the same key. Throws 400 for an empty, too long,
+ * non-printable or repeated key.
+ */
+export function parseIdempotencyKey(values: readonly string[] | undefined): string | undefined {
+  if (!values || values.length === 0) return undefined;
+  if (values.length > 1) throw malformedKey("send the header once");
+  const raw = (values[0] as string).trim();
+  const key = raw.startsWith('"') ? unquote(raw) : raw;
+  if (key.length === 0) throw malformedKey("must not be empty");
+  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    throw malformedKey(`at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${key.length})`);
+  if (!PRINTABLE.test(key)) throw malformedKey("only printable ASCII characters (0x20-0x7E)");
+  return key;
+}
+
+/** An RFC 8941 sf-string: `\\` may escape only `"` and `\\`; the closing quote must end the value. */
+function unquote(raw: string): string {
+  let key = "";
+  for (let index = 1; index < raw.length; index++) {
+    const char = raw[index] as string;
+    if (char === "\\") {
+      const next = raw[index + 1];
+      if (next !== '"' && next !== "\\") throw malformedKey('in a quoted key, "\\" may only escape \'"\' or "\\"');
+      key += next;
+      index++;
+    } else if (char === '"') {
+      if (index !== raw.length - 1) throw malformedKey("text after the closing quote");
+      return key;
+    } else key += char;
+  }
+  throw malformedKey("an unterminated quoted string");
+}
+
+/** All values of the header in an API Gateway (REST) event, any letter case. */
+export function idempotencyKeyValues(event: {
+  headers?: Record<string, string | undefined> | null;
+  multiValueHeaders?: Record<string, string[] | undefined> | null;
+}): string[] | undefined {
+  const wanted = IDEMPOTENCY_KEY_HEADER.toLowerCase();
+  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    if (name.toLowerCase() === wanted && values) return values;
+  }
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (name.toLowerCase() === wanted && value !== undefined) return [value];
+  }
+  return undefined;
+}
+
+/**
+ * The id of item `index` of a request with `key`: a single transaction is item 0, so a key reused
+ * across the two routes meets the same row (and a different fingerprint). "\0" never occurs in a
+ * key, so (index, key) -> name is one-to-one.
+ */
+export function idForKey(key: string, index: number): string {
+  return uuidv5(`${index}\u0000${key}`, IDEMPOTENCY_NAMESPACE);
+}
+
+/**
+ * sha256 of the route and the validated transactions as the schema outputs them (fixed field order,
+ * amounts normalised, defaults applied), so 181, "181.0" and "1.81E2" are the same body.
+ */
+export function fingerprintOf(route: IdempotentRoute, items: readonly Transaction[]): string {
+  return createHash("sha256")
+    .update(`${route}\n${JSON.stringify(items)}`)
+    .digest("hex");
+}
+
+export class IdempotencyKeyReusedError extends HttpError {
+  override name = "IdempotencyKeyReusedError";
+  constructor() {
+    super(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different request; use a new key for a new request`, {
+      issues: [{ field: IDEMPOTENCY_KEY_HEADER, reason: "already used with a different request body" }],
+    });
+  }
+}
+
+export class IdempotentRequestInFlightError extends HttpError {
+  override name = "IdempotentRequestInFlightError";
+  constructor() {
+    super(409, `a request with this ${IDEMPOTENCY_KEY_HEADER} is still being processed; retry shortly`, {
+      headers: { "Retry-After": String(IN_FLIGHT_RETRY_AFTER_SECONDS) },
+    });
+  }
+}
+
+interface RememberedKey {
+  fingerprint: string;
+  /** True once Kafka acknowledged the request's messages. */
+  accepted: boolean;
+}
+
+/**
+ * Recent keys of this process, oldest first (a Map keeps insertion order). Held on globalThis: each
+ * function is bundled on its own, and serverless-offline runs several bundles in one process, where
+ * POST /transaction and /transactions must see each other's keys (a key reused across them is 422).
+ */
+const REMEMBERED = Symbol.for("txlog.idempotency.rememberedKeys");
+const registry = globalThis as typeof globalThis & { [REMEMBERED]?: Map<string, RememberedKey> };
+registry[REMEMBERED] ??= new Map<string, RememberedKey>();
+const remembered: Map<string, RememberedKey> = registry[REMEMBERED];
+
+function remember(key: string, entry: RememberedKey): void {
+  remembered.delete(key);
+  remembered.set(key, entry);
+  while (remembered.size > MAX_REMEMBERED_KEYS) {
+    const oldest = remembered.keys().next().value as string;
+    remembered.delete(oldest);
+  }
+}
+
+/** For tests: forget every key this process remembers. */
+export function forgetRememberedKeys(): void {
+  remembered.clear();
+}
+
+export type StoredFingerprints = (ids: string[]) => Promise<Map<string, string | null>>;
+
+/** The stored fingerprint of each of `ids` that is stored (null: stored without one). */
+export const readStoredFingerprints: StoredFingerprints = async (ids) => {
+  const rows = await getDb()
+    .select({ id: transactions.id, fingerprint: transactions.idempotencyFingerprint })
+    .from(transactions)
+    .where(inArray(transactions.id, ids));
+  return new Map(rows.map((row) => [row.id, row.fingerprint]));
+};
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface IdempotentRequest {
+  route: IdempotentRoute;
+  key: string;
+  items: readonly Transaction[];
+}
+
+export interface IdempotentOutcome {
+  ids: string[];
+  fingerprint: string;
+  /** True when an earlier request with this key and body was accepted and nothing was produced now. */
+  replayed: boolean;
+}
+
+/**
+ * Decides a keyed request: 422 (key reused with another body), 409 (the first is still being
+ * produced here), a replay, or `produce(ids, fingerprint)` and then the outcome. The database lookup
+ * is bounded: if the database does not answer, the request is produced anyway (the derived ids still
+ * keep it stored once; only a reused key's other body would go undetected), so a database outage
+ * never stops the API from accepting work.
+ */
+export async function acceptIdempotent(
+  request: IdempotentRequest,
+  produce: (ids: string[], fingerprint: string) => Promise<void>,
+  lookup: StoredFingerprints = readStoredFingerprints,
+): Promise<IdempotentOutcome> {
+  const { route, key, items } = request;
+  const fingerprint = fingerprintOf(route, items);
+  const ids = items.map((_, index) => idForKey(key, index));
+
+  const known = remembered.get(key);
+  if (known) {
+    if (known.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
+    if (!known.accepted) throw new IdempotentRequestInFlightError();
+    remember(key, known);
+    return { ids, fingerprint, replayed: true };
+  }
+
+  // Claimed before the first await, so a concurrent retry in this process sees it (409).
+  const entry: RememberedKey = { fingerprint, accepted: false };
+  remember(key, entry);
+  try {
+    let stored: Map<string, string | null> | undefined;
+    try {
+      stored = await withTimeout(lookup(ids), LOOKUP_TIMEOUT_MS);
+    } catch (error) {
+      log.warn({ err: error, route }, "could not read stored rows for an Idempotency-Key; producing without the check");
+    }
+    if (stored) {
+      for (const storedFingerprint of stored.values()) {
+        if (storedFingerprint !== null && storedFingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
+      }
+      if (stored.size === ids.length) {
+        entry.accepted = true;
+        return { ids, fingerprint, replayed: true };
+      }
+    }
+    await produce(ids, fingerprint);
+    entry.accepted = true;
+    return { ids, fingerprint, replayed: false };
+  } catch (error) {
+    if (remembered.get(key) === entry) remembered.delete(key);
+    throw error;
+  }
+}
