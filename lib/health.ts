@@ -11,12 +11,9 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 export const DependencyHealth = z.strictObject({
   status: z.enum(["up", "down"]),
   latencyMs: z.int().min(0).meta({ description: "How long the check took (the timeout when it timed out)." }),
-  error: z
-    .string()
-    .optional()
-    .meta({
-      description: "Why it is down: a timeout or an error code; details are in the server's log, not here (the route is public).",
-    }),
+  error: z.string().optional().meta({
+    description: "Why it is down: a timeout or an error code; details are in the server's log, not here (the route is public).",
+  }),
 });
 export type DependencyHealth = z.infer<typeof DependencyHealth>;
 
