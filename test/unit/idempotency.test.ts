@@ -1,0 +1,165 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { HttpError } from "../../lib/http/errors.js";
+import {
+  acceptIdempotent,
+  fingerprintOf,
+  forgetRememberedKeys,
+  IdempotencyKeyReusedError,
+  IdempotentRequestInFlightError,
+  idempotencyKeyValues,
+  idForKey,
+  parseIdempotencyKey,
+} from "../../lib/idempotency.js";
+import { parseTransaction } from "../../lib/ingest.js";
+
+const row = {
+  step: 1,
+  type: "PAYMENT",
+  amount: 9839.64,
+  nameOrig: "C1231006815",
+  oldbalanceOrg: 170136.0,
+  newbalanceOrig: 160296.36,
+  nameDest: "M1979787155",
+  oldbalanceDest: 0,
+  newbalanceDest: 0,
+};
+
+function statusOf(run: () => unknown): number | undefined {
+  try {
+    run();
+  } catch (error) {
+    return error instanceof HttpError ? error.status : -1;
+  }
+  return undefined;
+}
+
+describe("parseIdempotencyKey", () => {
+  it("takes the bare and the quoted (RFC 8941 sf-string) form as the same key", () => {
+    expect(parseIdempotencyKey(["abc-123"])).toBe("abc-123");
+    expect(parseIdempotencyKey(['"abc-123"'])).toBe("abc-123");
+    expect(parseIdempotencyKey(['"a \\"quoted\\" \\\\ key"'])).toBe('a "quoted" \\ key');
+    expect(parseIdempotencyKey(["k".repeat(255)])).toHaveLength(255);
+    expect(parseIdempotencyKey(undefined)).toBeUndefined();
+  });
+
+  it.each([
+    ["empty", [""]],
+    ["spaces only", ["   "]],
+    ["256 characters", ["k".repeat(256)]],
+    ["non-ASCII", ["clé"]],
+    ["a control character", ["a\u0001b"]],
+    ["DEL", ["a\u007fb"]],
+    ["an unterminated quote", ['"abc']],
+    ["text after the closing quote", ['"abc"def']],
+    ["a bad escape", ['"a\\b"']],
+    ["an empty quoted string", ['""']],
+    ["two values", ["a", "b"]],
+  ])("answers 400 for %s", (_case, values) => {
+    expect(statusOf(() => parseIdempotencyKey(values))).toBe(400);
+  });
+
+  it("finds the header in any letter case, all its values", () => {
+    expect(idempotencyKeyValues({ headers: { "idempotency-key": "x" } })).toEqual(["x"]);
+    expect(
+      idempotencyKeyValues({ multiValueHeaders: { "IDEMPOTENCY-KEY": ["x", "y"] }, headers: { "IDEMPOTENCY-KEY": "y" } }),
+    ).toEqual(["x", "y"]);
+    expect(idempotencyKeyValues({ headers: { other: "x" } })).toBeUndefined();
+  });
+});
+
+describe("derived ids and fingerprints", () => {
+  it("derives stable UUIDv5 ids, one per (key, index), item 0 shared by both routes", () => {
+    expect(idForKey("k", 0)).toBe(idForKey("k", 0));
+    expect(idForKey("k", 0)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set([idForKey("k", 0), idForKey("k", 1), idForKey("k0", 0), idForKey("0k", 0)]).size).toBe(4);
+  });
+
+  it("fingerprints the validated body: the same transaction written differently is the same body", () => {
+    const a = fingerprintOf("transaction", [parseTransaction(row)]);
+    expect(fingerprintOf("transaction", [parseTransaction({ ...row, amount: "9.83964E3", isFraud: 0 })])).toBe(a);
+    expect(fingerprintOf("transaction", [parseTransaction({ ...row, amount: "9839.65" })])).not.toBe(a);
+    expect(fingerprintOf("transactions", [parseTransaction(row)])).not.toBe(a);
+  });
+});
+
+describe("acceptIdempotent", () => {
+  const items = [parseTransaction(row)];
+  const fingerprint = fingerprintOf("transaction", items);
+  const nothingStored = async () => new Map<string, string | null>();
+  let produced: string[][];
+  const produce = async (ids: string[]) => {
+    produced.push(ids);
+  };
+
+  beforeEach(() => {
+    forgetRememberedKeys();
+    produced = [];
+  });
+
+  it("produces once, then replays the same ids for the same body and refuses another body", async () => {
+    const first = await acceptIdempotent({ route: "transaction", key: "k1", items }, produce, nothingStored);
+    expect(first).toEqual({ ids: [idForKey("k1", 0)], fingerprint, replayed: false });
+    const again = await acceptIdempotent({ route: "transaction", key: "k1", items }, produce, nothingStored);
+    expect(again.replayed).toBe(true);
+    expect(produced).toHaveLength(1);
+    const other = [parseTransaction({ ...row, amount: 1 })];
+    await expect(acceptIdempotent({ route: "transaction", key: "k1", items: other }, produce, nothingStored)).rejects.toThrow(
+      IdempotencyKeyReusedError,
+    );
+  });
+
+  it("answers 409 to a retry while the first is still being produced", async () => {
+    let release: () => void = () => {};
+    const slow = () => new Promise<void>((resolve) => (release = resolve));
+    const first = acceptIdempotent({ route: "transaction", key: "k2", items }, slow, nothingStored);
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(acceptIdempotent({ route: "transaction", key: "k2", items }, produce, nothingStored)).rejects.toThrow(
+      IdempotentRequestInFlightError,
+    );
+    release();
+    expect((await first).replayed).toBe(false);
+  });
+
+  it("forgets a key whose produce failed, so the retry produces", async () => {
+    const failing = async () => {
+      throw new Error("broker down");
+    };
+    await expect(acceptIdempotent({ route: "transaction", key: "k3", items }, failing, nothingStored)).rejects.toThrow(
+      "broker down",
+    );
+    expect((await acceptIdempotent({ route: "transaction", key: "k3", items }, produce, nothingStored)).replayed).toBe(false);
+    expect(produced).toHaveLength(1);
+  });
+
+  it("follows the stored rows: another fingerprint -> 422; all stored -> replay; some stored -> produce again", async () => {
+    const stored = (entries: [string, string | null][]) => async () => new Map(entries);
+    await expect(
+      acceptIdempotent({ route: "transaction", key: "k4", items }, produce, stored([[idForKey("k4", 0), "f".repeat(64)]])),
+    ).rejects.toThrow(IdempotencyKeyReusedError);
+    const replay = await acceptIdempotent(
+      { route: "transaction", key: "k5", items },
+      produce,
+      stored([[idForKey("k5", 0), fingerprint]]),
+    );
+    expect(replay.replayed).toBe(true);
+    expect(produced).toHaveLength(0);
+
+    const two = [items[0], items[0]].filter((item) => item !== undefined);
+    const bulkFingerprint = fingerprintOf("transactions", two);
+    const partial = await acceptIdempotent(
+      { route: "transactions", key: "k6", items: two },
+      produce,
+      stored([[idForKey("k6", 0), bulkFingerprint]]),
+    );
+    expect(partial.replayed).toBe(false);
+    expect(produced).toEqual([[idForKey("k6", 0), idForKey("k6", 1)]]);
+  });
+
+  it("produces when the database does not answer (a database outage never stops accepting)", async () => {
+    const down = async (): Promise<Map<string, string | null>> => {
+      throw new Error("ECONNREFUSED");
+    };
+    expect((await acceptIdempotent({ route: "transaction", key: "k7", items }, produce, down)).replayed).toBe(false);
+    expect(produced).toHaveLength(1);
+  });
+});
