@@ -152,6 +152,11 @@ export interface WorkerProcess {
   /** Epoch ms of its first "batch persisted" line, if any. */
   firstBatchAt(): number | undefined;
   kill(signal: NodeJS.Signals): void;
+  /**
+   * SIGKILL the moment the worker prints its next "batch persisted" line: that batch's rows are committed
+   * in PostgreSQL and its offsets (most likely) not yet in Kafka: the crash window that redelivers stored rows.
+   */
+  killAfterNextBatch(): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -195,8 +200,11 @@ export function spawnWorker({
     { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
+  let killTrigger: (() => void) | undefined;
   const keep = (chunk: Buffer) => {
-    output += chunk.toString();
+    const text = chunk.toString();
+    output += text;
+    if (killTrigger && text.includes('"msg":"batch persisted"')) killTrigger();
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
@@ -226,6 +234,14 @@ export function spawnWorker({
     kill: (signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
+    killAfterNextBatch: () =>
+      new Promise((done) => {
+        killTrigger = () => {
+          killTrigger = undefined;
+          child.kill("SIGKILL");
+          done();
+        };
+      }),
   };
 }
 

@@ -23,6 +23,8 @@ export function paysimBody(sequence: number): Record<string, unknown> {
 export interface PostResult {
   status: number;
   id?: string;
+  /** The Retry-After header, if any (a 503 must carry it). */
+  retryAfter?: string;
   ms: number;
 }
 
@@ -37,7 +39,12 @@ export async function postTransaction(server: OfflineServer, sequence: number, t
       signal: AbortSignal.timeout(timeoutMs),
     });
     const body = (await response.json().catch(() => ({}))) as { id?: string };
-    return { status: response.status, id: response.status === 202 ? body.id : undefined, ms: performance.now() - started };
+    return {
+      status: response.status,
+      id: response.status === 202 ? body.id : undefined,
+      retryAfter: response.headers.get("retry-after") ?? undefined,
+      ms: performance.now() - started,
+    };
   } catch {
     return { status: 0, ms: performance.now() - started };
   }

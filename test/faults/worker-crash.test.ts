@@ -1,0 +1,204 @@
+import { randomInt } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Admin } from "kafkajs";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  committedTotal,
+  deadLetterCount,
+  endOffsetTotal,
+  eventually,
+  spawnWorker,
+  stopWorker,
+  storedCount,
+  storedCounts,
+  type WorkerProcess,
+} from "../support/fault-infra.js";
+import { acceptedIds, startLoad } from "../support/fault-load.js";
+import { recordFaultRow, tally } from "../support/fault-results.js";
+import { testKafka, uniqueName } from "../support/kafka.js";
+import { type OfflineServer, startOffline } from "../support/offline.js";
+
+const KILLS = 5;
+const admin: Admin = testKafka().admin();
+// global-setup points DATABASE_URL at the migrated test database.
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
+const topicA = uniqueName("test.fault-crash");
+const topicB = uniqueName("test.fault-rebalance");
+let server: OfflineServer;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: topicA, numPartitions: 3, replicationFactor: 1 },
+      { topic: topicB, numPartitions: 4, replicationFactor: 1 },
+    ],
+  });
+});
+
+afterAll(async () => {
+  for (const worker of workers) worker.kill("SIGKILL");
+  await server?.stop();
+  await admin.deleteTopics({ topics: [topicA, topicB, `${topicA}.dead-letter`, `${topicB}.dead-letter`] }).catch(() => {});
+  await admin.disconnect();
+  await pool.end();
+});
+
+function worker(topic: string, group: string): WorkerProcess {
+  const started = spawnWorker({ topic, group, env: { DEAD_LETTER_TOPIC: `${topic}.dead-letter` } });
+  workers.push(started);
+  return started;
+}
+
+async function firstBatch(of: WorkerProcess, what: string): Promise<number> {
+  return eventually(
+    what,
+    async () => of.firstBatchAt() ?? 0,
+    (time) => time > 0,
+    60_000,
+  );
+}
+
+/** The API alone (workers consume), posting to `topic`: a server's topic is fixed at start, so one per test. */
+async function apiFor(topic: string): Promise<OfflineServer> {
+  await server?.stop();
+  server = await startOffline({ env: { TRANSACTIONS_TOPIC: topic, OFFLINE_KAFKA_ENABLED: "false" } });
+  return server;
+}
+
+describe("fault: the worker crashes", () => {
+  it(`SIGKILLed ${KILLS} times at random moments under load: the database holds exactly the accepted set; SIGTERM exits 0 after committing`, async () => {
+    const api = await apiFor(topicA);
+    const group = uniqueName("test.fault-crash-group");
+    const load = startLoad(api, 4);
+    let current = worker(topicA, group);
+    const recoveries: number[] = [];
+    const delays: string[] = [];
+    try {
+      for (let kill = 0; kill < KILLS; kill += 1) {
+        // Mid-work: the worker has stored at least one batch, then a random moment later it dies; every
+        // other kill lands right after a database commit, before (most likely) the offset commit.
+        await firstBatch(current, "the worker storing a batch");
+        const delay = randomInt(100, 1_500);
+        await sleep(delay);
+        if (kill % 2 === 1) {
+          delays.push(`${delay}+next batch`);
+          await current.killAfterNextBatch();
+        } else {
+          delays.push(String(delay));
+          current.kill("SIGKILL");
+        }
+        await current.exited;
+        const killedAt = Date.now();
+        current = worker(topicA, group);
+        // Until its first batch: boot, join, and the dead member's session expiring.
+        recoveries.push((await firstBatch(current, "the restarted worker storing a batch")) - killedAt);
+      }
+      await sleep(1_000);
+    } finally {
+      await load.stop();
+    }
+    const accepted = acceptedIds(load.results);
+    expect(load.results.filter((result) => result.status !== 202)).toEqual([]);
+    await eventually(
+      "every accepted row stored",
+      () => storedCount(pool, topicA),
+      (n) => n >= accepted.length,
+      60_000,
+    );
+    const end = await endOffsetTotal(admin, topicA);
+    await eventually(
+      "offsets committed to the end",
+      () => committedTotal(admin, group, topicA),
+      (n) => n === end,
+    );
+
+    // SIGTERM: finish the batch in flight, commit, exit 0.
+    expect(await stopWorker(current)).toBe(0);
+    expect(current.output()).toMatch(/"msg":"worker stopped"/);
+
+    const { stored, lost, duplicated } = tally(accepted, await storedCounts(pool, topicA));
+    const redelivered = workers
+      .filter((one) => one.child.spawnargs.includes(group))
+      .reduce((sum, one) => sum + one.redelivered(), 0);
+    recordFaultRow({
+      scenario: `worker SIGKILL ×${KILLS} under API load`,
+      accepted: accepted.length,
+      stored,
+      lost,
+      duplicated,
+      deadLettered: await deadLetterCount(pool, topicA),
+      redelivered,
+      recoverMs: Math.max(...recoveries),
+      note: `kills ${delays.join(", ")} ms after a stored batch; restart→first batch ${recoveries.map((ms) => (ms / 1000).toFixed(1)).join("/")} s; then SIGTERM exit 0`,
+    });
+    expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
+    expect(stored).toBe(accepted.length);
+  }, 180_000);
+
+  it("two workers share the group, one is SIGKILLed under load: the other takes its partitions, no row lost or doubled", async () => {
+    const api = await apiFor(topicB);
+    const group = uniqueName("test.fault-rebalance-group");
+    const load = startLoad(api, 4);
+    const first = worker(topicB, group);
+    const second = worker(topicB, group);
+    let recoverMs: number;
+    try {
+      await eventually(
+        "both workers in the group",
+        async () => (await admin.describeGroups([group])).groups[0],
+        (description) => description?.state === "Stable" && description.members.length === 2,
+      );
+      await Promise.all([firstBatch(first, "the first worker storing"), firstBatch(second, "the second worker storing")]);
+      await sleep(randomInt(200, 1_500));
+      // Right after one of its database commits, so the survivor is handed rows already stored.
+      await first.killAfterNextBatch();
+      await first.exited;
+      const killedAt = performance.now();
+      await eventually(
+        "the survivor alone in the group",
+        async () => (await admin.describeGroups([group])).groups[0],
+        (description) => description?.state === "Stable" && description.members.length === 1,
+        30_000,
+        50,
+      );
+      recoverMs = performance.now() - killedAt;
+      await sleep(2_000);
+    } finally {
+      await load.stop();
+    }
+    const accepted = acceptedIds(load.results);
+    expect(load.results.filter((result) => result.status !== 202)).toEqual([]);
+    await eventually(
+      "every accepted row stored",
+      () => storedCount(pool, topicB),
+      (n) => n >= accepted.length,
+      60_000,
+    );
+    const end = await endOffsetTotal(admin, topicB);
+    await eventually(
+      "offsets committed to the end",
+      () => committedTotal(admin, group, topicB),
+      (n) => n === end,
+    );
+    expect(await stopWorker(second)).toBe(0);
+
+    const { stored, lost, duplicated } = tally(accepted, await storedCounts(pool, topicB));
+    recordFaultRow({
+      scenario: "rebalance: 2 workers, 1 SIGKILLed",
+      accepted: accepted.length,
+      stored,
+      lost,
+      duplicated,
+      deadLettered: await deadLetterCount(pool, topicB),
+      redelivered: first.redelivered() + second.redelivered(),
+      recoverMs,
+      note: "time to recover = kill → survivor owns all 4 partitions (session timeout 6 s)",
+    });
+    expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
+    expect(stored).toBe(accepted.length);
+  }, 120_000);
+});
