@@ -4,10 +4,12 @@ import type { Admin } from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  committedByPartition,
   committedTotal,
   deadLetterCount,
   endOffsetTotal,
   eventually,
+  nextOffsetsStored,
   spawnWorker,
   stopWorker,
   storedCount,
@@ -97,6 +99,20 @@ describe("fault: the worker crashes", () => {
         // Until its first batch: boot, join, and the dead member's session expiring.
         recoveries.push((await firstBatch(current, "the restarted worker storing a batch")) - killedAt);
       }
+      // SIGTERM under load: finish the batch in flight, commit it, exit 0. Afterwards every stored row's
+      // offset is committed and nothing beyond the stored rows is.
+      // (Past the rows the last killed worker stored without committing: its successor re-reads them first.)
+      const last = current;
+      await eventually(
+        "a few batches stored",
+        async () => last.logs().filter((line) => line.msg === "batch persisted").length,
+        (n) => n >= 3,
+      );
+      await sleep(randomInt(200, 1_000));
+      expect(await stopWorker(current)).toBe(0);
+      expect(current.output()).toMatch(/"msg":"worker stopped"/);
+      expect(await committedByPartition(admin, group, topicA)).toEqual(await nextOffsetsStored(pool, topicA));
+      current = worker(topicA, group);
       await sleep(1_000);
     } finally {
       await load.stop();
@@ -115,10 +131,7 @@ describe("fault: the worker crashes", () => {
       () => committedTotal(admin, group, topicA),
       (n) => n === end,
     );
-
-    // SIGTERM: finish the batch in flight, commit, exit 0.
     expect(await stopWorker(current)).toBe(0);
-    expect(current.output()).toMatch(/"msg":"worker stopped"/);
 
     const { stored, lost, duplicated } = tally(accepted, await storedCounts(pool, topicA));
     const redelivered = workers
@@ -133,19 +146,21 @@ describe("fault: the worker crashes", () => {
       deadLettered: await deadLetterCount(pool, topicA),
       redelivered,
       recoverMs: Math.max(...recoveries),
-      note: `kills ${delays.join(", ")} ms after a stored batch; restart→first batch ${recoveries.map((ms) => (ms / 1000).toFixed(1)).join("/")} s; then SIGTERM exit 0`,
+      note: `kills ${delays.join(", ")} ms after a stored batch; restart→first batch ${recoveries.map((ms) => (ms / 1000).toFixed(1)).join("/")} s; then SIGTERM under load: exit 0, committed = stored`,
     });
     expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
     expect(stored).toBe(accepted.length);
   }, 180_000);
 
-  it("two workers share the group, one is SIGKILLed under load: the other takes its partitions, no row lost or doubled", async () => {
+  it("two workers share the group, one hangs past its session (SIGSTOP), is evicted, wakes as a zombie and is SIGKILLed: no row lost or doubled", async () => {
     const api = await apiFor(topicB);
     const group = uniqueName("test.fault-rebalance-group");
     const load = startLoad(api, 4);
     const first = worker(topicB, group);
     const second = worker(topicB, group);
+    const persisted = () => first.logs().filter((line) => line.msg === "batch persisted").length;
     let recoverMs: number;
+    let zombieBatches = 0;
     try {
       await eventually(
         "both workers in the group",
@@ -154,10 +169,9 @@ describe("fault: the worker crashes", () => {
       );
       await Promise.all([firstBatch(first, "the first worker storing"), firstBatch(second, "the second worker storing")]);
       await sleep(randomInt(200, 1_500));
-      // Right after one of its database commits, so the survivor is handed rows already stored.
-      await first.killAfterNextBatch();
-      await first.exited;
-      const killedAt = performance.now();
+      // Frozen mid-work (a long GC pause, a hung host): it holds fetched, uncommitted records and sends no heartbeat.
+      first.kill("SIGSTOP");
+      const frozenAt = performance.now();
       await eventually(
         "the survivor alone in the group",
         async () => (await admin.describeGroups([group])).groups[0],
@@ -165,8 +179,22 @@ describe("fault: the worker crashes", () => {
         30_000,
         50,
       );
-      recoverMs = performance.now() - killedAt;
-      await sleep(2_000);
+      recoverMs = performance.now() - frozenAt;
+      // The survivor now re-reads the frozen worker's partitions from their last commit.
+      await sleep(1_500);
+      const persistedBefore = persisted();
+      first.kill("SIGCONT");
+      // The zombie finishes what it held (rows the survivor may have stored already); its offset commit is refused.
+      await eventually(
+        "the zombie's stale batch",
+        async () => persisted() - persistedBefore,
+        (n) => n > 0,
+        10_000,
+      ).catch(() => 0);
+      zombieBatches = persisted() - persistedBefore;
+      first.kill("SIGKILL");
+      await first.exited;
+      await sleep(1_000);
     } finally {
       await load.stop();
     }
@@ -188,7 +216,7 @@ describe("fault: the worker crashes", () => {
 
     const { stored, lost, duplicated } = tally(accepted, await storedCounts(pool, topicB));
     recordFaultRow({
-      scenario: "rebalance: 2 workers, 1 SIGKILLed",
+      scenario: "rebalance: 2 workers, 1 hung past its session, then SIGKILLed",
       accepted: accepted.length,
       stored,
       lost,
@@ -196,9 +224,11 @@ describe("fault: the worker crashes", () => {
       deadLettered: await deadLetterCount(pool, topicB),
       redelivered: first.redelivered() + second.redelivered(),
       recoverMs,
-      note: "time to recover = kill → survivor owns all 4 partitions (session timeout 6 s)",
+      note: `recover = freeze → survivor owns all 4 partitions (session timeout 6 s); the woken zombie persisted ${zombieBatches} stale batch(es) before the kill`,
     });
     expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
     expect(stored).toBe(accepted.length);
+    // The zombie's stale batch and the survivor's re-read overlapped: the same records were handled twice.
+    expect(first.redelivered() + second.redelivered()).toBeGreaterThan(0);
   }, 120_000);
 });

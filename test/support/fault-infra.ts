@@ -103,6 +103,25 @@ export async function committedTotal(admin: Admin, groupId: string, topic: strin
   return (result?.partitions ?? []).reduce((sum, { offset }) => sum + Math.max(0, Number(offset)), 0);
 }
 
+/** The group's committed offset by partition (partitions without a commit left out). */
+export async function committedByPartition(admin: Admin, groupId: string, topic: string): Promise<Record<number, number>> {
+  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return Object.fromEntries(
+    (result?.partitions ?? [])
+      .filter(({ offset }) => Number(offset) >= 0)
+      .map(({ partition, offset }) => [partition, Number(offset)]),
+  );
+}
+
+/** By partition, the offset after the highest one stored from `topic`: what a clean stop must have committed. */
+export async function nextOffsetsStored(pool: pg.Pool, topic: string): Promise<Record<number, number>> {
+  const { rows } = await pool.query<{ partition: number; next: string }>(
+    "select kafka_partition as partition, (max(kafka_offset) + 1)::text as next from transactions where kafka_topic = $1 group by kafka_partition",
+    [topic],
+  );
+  return Object.fromEntries(rows.map(({ partition, next }) => [partition, Number(next)]));
+}
+
 /** Sum over partitions of the topic's end offsets: every message ever written to it. */
 export async function endOffsetTotal(admin: Admin, topic: string): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(topic);
