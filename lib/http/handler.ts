@@ -4,7 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { config } from "../config.js";
 import { closeDb } from "../db/client.js";
 import { disconnectProducer } from "../kafka/client.js";
-import { bodySizeLimit, problemResponder } from "./middleware.js";
+import { bodySizeLimit, problemResponder, requireBody } from "./middleware.js";
 
 /**
  * `sls invoke local` runs one invocation and waits for the event loop to empty, which an open Kafka
@@ -25,13 +25,14 @@ export type JsonEvent = Omit<APIGatewayProxyEvent, "body"> & { body: unknown };
 export type HttpHandler<TEvent> = (event: TEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /**
- * A JSON-body route: 413 over `maxBodyBytes`, 415 without a JSON content type, 400 for unparseable
- * JSON, then `handler`; anything thrown becomes a problem response (lib/http/middleware.ts).
+ * A JSON-body route: 413 over `maxBodyBytes`, 400 without a body, 415 without a JSON content type,
+ * 400 for unparseable JSON, then `handler`; anything thrown becomes a problem response (lib/http/middleware.ts).
  */
 export function jsonBodyRoute(options: { maxBodyBytes: number }, handler: HttpHandler<JsonEvent>) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>(lifecycle)
     .use(problemResponder())
     .use(bodySizeLimit(options.maxBodyBytes))
+    .use(requireBody())
     .use(httpJsonBodyParser())
     .handler(handler as unknown as HttpHandler<APIGatewayProxyEvent>);
 }

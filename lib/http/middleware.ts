@@ -117,3 +117,17 @@ export function bodySizeLimit(maxBytes: number): MiddlewareObj<APIGatewayProxyEv
     },
   };
 }
+
+/**
+ * 400 for a POST without a body: the JSON parser leaves an empty body as null, which would otherwise
+ * reach validation as the JSON value null (422 "expected object, received null").
+ */
+export function requireBody(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    name: "requireBody",
+    before: (request) => {
+      const { body } = request.event;
+      if (body === null || body === undefined || body === "") throw new MalformedJsonError("the body is empty");
+    },
+  };
+}
