@@ -1,5 +1,5 @@
 /**
- * npm run worker -- [--topic T] [--group G] [--batch-size 500] [--window 1] [--from trim-horizon|latest]
+ * npm run worker -- [--topic T] [--group G] [--batch-size 500] [--window 0] [--from trim-horizon|latest]
  *                    [--session-timeout 30]
  * The local Kafka trigger of `serverless offline start` as a standalone process (compose's worker
  * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
@@ -25,7 +25,7 @@ const { values } = parseArgs({
     topic: { type: "string", default: config.TRANSACTIONS_TOPIC },
     group: { type: "string", default: config.CONSUMER_GROUP_ID },
     "batch-size": { type: "string", default: "500" },
-    window: { type: "string", default: "1" },
+    window: { type: "string", default: "0" },
     from: { type: "string", default: "trim-horizon" },
     "session-timeout": { type: "string", default: "30" },
   },

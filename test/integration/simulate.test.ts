@@ -1,14 +1,12 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
+import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulateReport } from "../../lib/simulate/run.js";
 import type { VerifyReport } from "../../lib/simulate/verify.js";
-import { freePort } from "../../scripts/infra/postgres.js";
 import { uniqueName } from "../support/kafka.js";
+import { type OfflineServer, startOffline } from "../support/offline.js";
 import { csvLines, differences, storedRows } from "../support/paysim-exact.js";
 
 /**
@@ -17,58 +15,42 @@ import { csvLines, differences, storedRows } from "../support/paysim-exact.js";
  */
 const SAMPLE = "/work/shared/data/paysim-sample.csv";
 const REPO = resolve(import.meta.dirname, "../..");
-const databaseUrl = process.env.DATABASE_URL as string;
-let offline: ChildProcess;
-let url: string;
+let server: OfflineServer;
 let pool: pg.Pool;
 let env: NodeJS.ProcessEnv;
 
-async function waitForHttp(target: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (offline.exitCode !== null) throw new Error(`serverless offline exited with ${offline.exitCode}`);
-    try {
-      await fetch(`${target}/reports/summary`);
-      return;
-    } catch {
-      await new Promise((done) => setTimeout(done, 500));
-    }
-  }
-  throw new Error(`${target} did not answer within ${timeoutMs} ms`);
-}
-
 beforeAll(async () => {
-  const httpPort = await freePort();
-  env = {
-    ...process.env,
-    HTTP_PORT: String(httpPort),
-    LAMBDA_PORT: String(await freePort()),
-    WEBSOCKET_PORT: String(await freePort()),
-    TRANSACTIONS_TOPIC: uniqueName("test.simulate"),
-    CONSUMER_GROUP_ID: uniqueName("test.simulate"),
-    ESBUILD_WORK_FOLDER: `.esbuild-${randomUUID().slice(0, 8)}`,
-    LOG_LEVEL: "warn",
-  };
-  url = `http://127.0.0.1:${httpPort}`;
-  offline = spawn("npx", ["serverless", "offline", "start"], { cwd: REPO, env, stdio: "ignore", detached: true });
-  await waitForHttp(url, 120_000);
-  pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const topics = { TRANSACTIONS_TOPIC: uniqueName("test.simulate"), CONSUMER_GROUP_ID: uniqueName("test.simulate") };
+  env = { ...process.env, ...topics, LOG_LEVEL: "warn" };
+  server = await startOffline({ env: topics });
+  pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
 }, 180_000);
 
 afterAll(async () => {
   await pool?.end();
-  if (offline?.pid && offline.exitCode === null) {
-    process.kill(-offline.pid, "SIGTERM");
-    await new Promise((done) => offline.once("exit", done));
-  }
-  rmSync(resolve(REPO, env.ESBUILD_WORK_FOLDER as string), { recursive: true, force: true });
+  await server?.stop();
 }, 60_000);
 
 describe("npm run simulate --verify (real PaySim sample, full stack)", () => {
   it("stores all 41,371 rows exactly once with the CSV's exact values", async () => {
     const { stdout } = await promisify(execFile)(
       "npx",
-      ["tsx", "scripts/simulate.ts", "--url", url, "--file", SAMPLE, "--bulk", "500", "--concurrency", "4", "--verify", "--json"],
+      [
+        "tsx",
+        "scripts/simulate.ts",
+        "--url",
+        server.baseUrl,
+        "--api-key",
+        server.apiKey,
+        "--file",
+        SAMPLE,
+        "--bulk",
+        "500",
+        "--concurrency",
+        "4",
+        "--verify",
+        "--json",
+      ],
       { cwd: REPO, env, maxBuffer: 16 * 1024 * 1024 },
     );
     const { report, verify } = JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
