@@ -107,6 +107,9 @@ export function backoffDelay(attempt: number, { initialDelayMs, maxDelayMs }: Re
  * Invocations are serialised, and a partition has at most one chunk pending, so each partition is
  * processed in offset order.
  */
+/** How long after a crash KafkaJS does not recover from itself a new consumer is started. */
+const CRASH_RESTART_DELAY_MS = 1_000;
+
 export class KafkaPoller {
   readonly stats: PollerStats = { batches: 0, records: 0, failedAttempts: 0 };
   private readonly definition: PollerDefinition;
@@ -151,6 +154,13 @@ export class KafkaPoller {
 
   /** Connects, joins the group and starts consuming; resolves once consumption started (not joined). */
   async start(): Promise<void> {
+    this.drainLoop = this.drain();
+    await this.connectAndRun();
+    const { batchSize, maximumBatchingWindowMs, startingPosition } = this.definition;
+    this.log.info({ batchSize, maximumBatchingWindowMs, startingPosition, brokers: this.bootstrapServers }, "polling");
+  }
+
+  private async connectAndRun(): Promise<void> {
     const { topic, consumerGroupId, startingPosition, maximumBatchingWindowMs } = this.definition;
     const consumer = this.kafka.consumer({
       groupId: consumerGroupId,
@@ -166,21 +176,33 @@ export class KafkaPoller {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.log.error({ err: payload.error, restart: payload.restart }, "consumer crashed");
+      // KafkaJS restarts itself only after retriable errors. A non-retriable one (e.g. no group
+      // coordinator yet on a freshly started broker) leaves it disconnected for good: a worker that
+      // looks alive and consumes nothing. Start a new consumer instead; uncommitted records come again.
+      if (!payload.restart && this.consumer === consumer) this.restartLater(consumer);
     });
     await consumer.connect();
     // Like a new event source mapping: the position applies only while the group has no committed offset.
     await consumer.subscribe({ topics: [topic], fromBeginning: startingPosition === "TRIM_HORIZON" });
-    this.drainLoop = this.drain();
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.concurrency,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.log.info(
-      { batchSize: this.definition.batchSize, maximumBatchingWindowMs, startingPosition, brokers: this.bootstrapServers },
-      "polling",
-    );
+  }
+
+  /** Replaces a consumer KafkaJS gave up on with a new one, retrying until it runs or the poller stops. */
+  private restartLater(crashed: Consumer): void {
+    setTimeout(() => {
+      if (this.stopping || this.consumer !== crashed) return;
+      this.connectAndRun().catch((error: unknown) => {
+        this.log.error({ err: error }, "consumer restart failed; trying again");
+        const failed = this.consumer as Consumer;
+        failed.disconnect().catch(() => {});
+        this.restartLater(failed);
+      });
+    }, CRASH_RESTART_DELAY_MS);
   }
 
   /** Resolves when this member has joined the group and got its partitions (tests wait for it). */

@@ -88,7 +88,11 @@ describe("fault: the Kafka broker stops while the API and the worker run", () =>
       async () => tally(backlog, await storedCounts(pool, topic)).stored,
       (n) => n === BEFORE,
       90_000,
-    );
+    ).catch((error: Error) => {
+      // The worker's own account of the outage is what explains a stuck backlog.
+      const tail = worker.logs().slice(-25).map((line) => JSON.stringify(line));
+      throw new Error(`${error.message}\nworker log tail:\n${tail.join("\n")}`);
+    });
     const workerRecoverMs = performance.now() - upAt;
     expect(drained).toBe(BEFORE);
 
