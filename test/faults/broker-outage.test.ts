@@ -90,7 +90,10 @@ describe("fault: the Kafka broker stops while the API and the worker run", () =>
       90_000,
     ).catch((error: Error) => {
       // The worker's own account of the outage is what explains a stuck backlog.
-      const tail = worker.logs().slice(-25).map((line) => JSON.stringify(line));
+      const tail = worker
+        .logs()
+        .slice(-25)
+        .map((line) => JSON.stringify(line));
       throw new Error(`${error.message}\nworker log tail:\n${tail.join("\n")}`);
     });
     const workerRecoverMs = performance.now() - upAt;

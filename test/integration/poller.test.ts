@@ -132,7 +132,7 @@ describe("KafkaPoller (the local MSK trigger)", () => {
         (n) => n === 6,
       );
       await eventually(
-        () => committed(poller["definition"].consumerGroupId, topic),
+        () => committed(poller.definition.consumerGroupId, topic),
         (offsets) => Object.values(offsets).every((o) => o === 2),
       );
     } finally {

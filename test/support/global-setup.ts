@@ -1,7 +1,7 @@
 import { loadConfig } from "../../lib/config.js";
 import { migrateDatabase } from "../../lib/db/client.js";
-import { kafkaAnswers } from "../../scripts/infra/kafka-broker.js";
 import { infraUp, nativeBroker } from "../../scripts/infra/index.js";
+import { kafkaAnswers } from "../../scripts/infra/kafka-broker.js";
 import { ensureDatabase, withDatabase } from "../../scripts/infra/postgres.js";
 
 /**
