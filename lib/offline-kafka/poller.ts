@@ -112,7 +112,7 @@ const CRASH_RESTART_DELAY_MS = 1_000;
 
 export class KafkaPoller {
   readonly stats: PollerStats = { batches: 0, records: 0, failedAttempts: 0 };
-  private readonly definition: PollerDefinition;
+  readonly definition: PollerDefinition;
   private readonly invoke: BatchInvoker;
   private readonly kafka: Kafka;
   private readonly bootstrapServers: string[];
