@@ -6,6 +6,7 @@ import { readPaysimCsv } from "../../lib/paysim/csv.js";
 import { SeededRandom } from "../../lib/paysim/random.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
+import { PAYSIM_SAMPLE } from "../support/sample.js";
 
 /**
  * Fuzz: 10,000+ generated and mutated requests (bodies, headers, content types, query strings)
@@ -25,7 +26,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** RSS may grow at most this much between the end of the warm-up and the end (generous: GC timing, JIT, buffers). */
 const MAX_RSS_GROWTH_BYTES = 100 * 1024 * 1024;
 const HEAP_CAP_MB = Number(process.env.FUZZ_HEAP_CAP_MB ?? 256);
-const SAMPLE_CSV = "/work/shared/data/paysim-sample.csv";
+const SAMPLE_CSV = PAYSIM_SAMPLE;
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_BULK_BODY_BYTES = 1024 * 1024;
 

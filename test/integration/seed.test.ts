@@ -13,8 +13,9 @@ import { PaysimFileError } from "../../lib/paysim/csv.js";
 import { seedIdOf, seedTransactions } from "../../lib/seed.js";
 import { ensureDatabase, withDatabase } from "../../scripts/infra/postgres.js";
 import { csvLines, differences, storedRows } from "../support/paysim-exact.js";
+import { PAYSIM_SAMPLE } from "../support/sample.js";
 
-const SAMPLE = "/work/shared/data/paysim-sample.csv";
+const SAMPLE = PAYSIM_SAMPLE;
 const GENERATED = resolve(import.meta.dirname, "../../paysim.csv");
 const REPO = resolve(import.meta.dirname, "../..");
 

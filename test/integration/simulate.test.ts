@@ -8,12 +8,13 @@ import type { VerifyReport } from "../../lib/simulate/verify.js";
 import { uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 import { csvLines, differences, storedRows } from "../support/paysim-exact.js";
+import { PAYSIM_SAMPLE } from "../support/sample.js";
 
 /**
  * The whole pipeline on the real sample: `serverless offline start` (API + the local Kafka trigger
  * running handlers/consume) over the real broker and database, driven by `npm run simulate --verify`.
  */
-const SAMPLE = "/work/shared/data/paysim-sample.csv";
+const SAMPLE = PAYSIM_SAMPLE;
 const REPO = resolve(import.meta.dirname, "../..");
 let server: OfflineServer;
 let pool: pg.Pool;

@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { toPlainDecimal } from "../../lib/decimal.js";
 import { centsToDecimal } from "../../lib/paysim/generator.js";
 import { formatJavaDouble } from "../../lib/paysim/java-double.js";
+import { PAYSIM_SAMPLE } from "../support/sample.js";
 
-const SAMPLE = "/work/shared/data/paysim-sample.csv";
+const SAMPLE = PAYSIM_SAMPLE;
 const MONEY_COLUMNS = [2, 4, 5, 7, 8];
 
 describe("formatJavaDouble", () => {

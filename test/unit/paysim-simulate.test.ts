@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acceptedIdsOf, bodyOf, fingerprintOf, simulate } from "../../lib/simulate/run.js";
 import { Pacer, percentile, Semaphore, summarize } from "../../lib/simulate/stats.js";
 import { TransactionInput } from "../../lib/transaction.js";
+import { PAYSIM_SAMPLE } from "../support/sample.js";
 
-const SAMPLE = "/work/shared/data/paysim-sample.csv";
+const SAMPLE = PAYSIM_SAMPLE;
 const FIELDS = "1,TRANSFER,1.916920493E7,C1,170136.0,0.0,C2,0.0,1.0E7,1,0".split(",");
 
 describe("simulate pieces", () => {
