@@ -30,13 +30,11 @@ const STEP = /^\d{1,7}$/;
 const FLAG = /^[01]$/;
 
 /**
- * Turns one CSV record (11 strings) into a validated transaction via lib/transaction.ts, or returns
- * the reason it is not one. Money stays a string all the way, so "1.916920493E7" becomes exactly
- * "19169204.93".
+ * The JSON body for one CSV record: the file's own strings for money (E-notation included, so the
+ * API's decimal parsing is exercised), numbers for step and flags. Used by the seed's parser below
+ * and by `npm run simulate` for what it posts.
  */
-export function parsePaysimRecord(fields: readonly string[]): { transaction: Transaction } | { reason: string } {
-  if (fields.length !== PAYSIM_COLUMNS.length)
-    return { reason: `expected ${PAYSIM_COLUMNS.length} fields, got ${fields.length}` };
+export function paysimBody(fields: readonly string[]): Record<string, string | number> {
   const [
     step,
     type,
@@ -50,22 +48,35 @@ export function parsePaysimRecord(fields: readonly string[]): { transaction: Tra
     isFraud,
     isFlagged,
   ] = fields as string[];
+  return {
+    step: Number(step),
+    type: type as string,
+    amount: amount as string,
+    nameOrig: nameOrig as string,
+    oldbalanceOrg: oldbalanceOrg as string,
+    newbalanceOrig: newbalanceOrig as string,
+    nameDest: nameDest as string,
+    oldbalanceDest: oldbalanceDest as string,
+    newbalanceDest: newbalanceDest as string,
+    isFraud: Number(isFraud),
+    isFlaggedFraud: Number(isFlagged),
+  };
+}
+
+/**
+ * Turns one CSV record (11 strings) into a validated transaction via lib/transaction.ts, or returns
+ * the reason it is not one. Money stays a string all the way, so "1.916920493E7" becomes exactly
+ * "19169204.93".
+ */
+export function parsePaysimRecord(fields: readonly string[]): { transaction: Transaction } | { reason: string } {
+  if (fields.length !== PAYSIM_COLUMNS.length)
+    return { reason: `expected ${PAYSIM_COLUMNS.length} fields, got ${fields.length}` };
+  const [step, , , , , , , , , isFraud, isFlagged] = fields;
+  // Number("") is 0 and Number("1.5") is not an integer: check the text before it becomes a number.
   if (!STEP.test(step as string)) return { reason: `step: not a whole number (${JSON.stringify(step)})` };
   if (!FLAG.test(isFraud as string)) return { reason: `isFraud: expected 0 or 1 (${JSON.stringify(isFraud)})` };
   if (!FLAG.test(isFlagged as string)) return { reason: `isFlaggedFraud: expected 0 or 1 (${JSON.stringify(isFlagged)})` };
-  const parsed = TransactionInput.safeParse({
-    step: Number(step),
-    type,
-    amount,
-    nameOrig,
-    oldbalanceOrg,
-    newbalanceOrig,
-    nameDest,
-    oldbalanceDest,
-    newbalanceDest,
-    isFraud: Number(isFraud),
-    isFlaggedFraud: Number(isFlagged),
-  });
+  const parsed = TransactionInput.safeParse(paysimBody(fields));
   if (!parsed.success) {
     return { reason: parsed.error.issues.map((issue) => `${issue.path.join(".") || "row"}: ${issue.message}`).join("; ") };
   }

@@ -1,4 +1,4 @@
-import { readPaysimCsv } from "../paysim/csv.js";
+import { paysimBody, readPaysimCsv } from "../paysim/csv.js";
 import type { Transaction } from "../transaction.js";
 import { type HttpResult, JsonPoster } from "./http.js";
 import { LatencyRecorder, type LatencySummary, Pacer, Semaphore } from "./stats.js";
@@ -62,39 +62,6 @@ export function fingerprintOf(transaction: Transaction): string {
   return [transaction.step, transaction.type, transaction.nameOrig, transaction.amount, transaction.nameDest].join("|");
 }
 
-/**
- * The JSON body for one CSV row: the file's own strings for money (E-notation included, so the
- * API's decimal parsing is exercised), numbers for step and flags.
- */
-export function bodyOf(fields: readonly string[]): Record<string, string | number> {
-  const [
-    step,
-    type,
-    amount,
-    nameOrig,
-    oldbalanceOrg,
-    newbalanceOrig,
-    nameDest,
-    oldbalanceDest,
-    newbalanceDest,
-    isFraud,
-    isFlagged,
-  ] = fields as string[];
-  return {
-    step: Number(step),
-    type: type as string,
-    amount: amount as string,
-    nameOrig: nameOrig as string,
-    oldbalanceOrg: oldbalanceOrg as string,
-    newbalanceOrig: newbalanceOrig as string,
-    nameDest: nameDest as string,
-    oldbalanceDest: oldbalanceDest as string,
-    newbalanceDest: newbalanceDest as string,
-    isFraud: Number(isFraud),
-    isFlaggedFraud: Number(isFlagged),
-  };
-}
-
 /** The accepted ids of a 202 answer: `{ id }` for one, `{ ids: [...] }` for a bulk request. */
 export function acceptedIdsOf(result: HttpResult, expected: number): string[] | undefined {
   try {
@@ -139,7 +106,8 @@ export async function simulate(options: SimulateOptions): Promise<{ report: Simu
     options.onProgress?.({ read, sent, accepted, rejected: rejectedCount, elapsedMs: performance.now() - started });
 
   const send = async (batch: { fields: string[]; transaction: Transaction }[]) => {
-    const payload = options.bulk > 1 ? batch.map((row) => bodyOf(row.fields)) : bodyOf((batch[0] as { fields: string[] }).fields);
+    const payload =
+      options.bulk > 1 ? batch.map((row) => paysimBody(row.fields)) : paysimBody((batch[0] as { fields: string[] }).fields);
     const requestStarted = performance.now();
     try {
       const result = await poster.post(path, payload, options.requestTimeoutMs);

@@ -1,6 +1,7 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acceptedIdsOf, bodyOf, fingerprintOf, simulate } from "../../lib/simulate/run.js";
+import { paysimBody } from "../../lib/paysim/csv.js";
+import { acceptedIdsOf, fingerprintOf, simulate } from "../../lib/simulate/run.js";
 import { Pacer, percentile, Semaphore, summarize } from "../../lib/simulate/stats.js";
 import { TransactionInput } from "../../lib/transaction.js";
 import { PAYSIM_SAMPLE } from "../support/sample.js";
@@ -55,7 +56,7 @@ describe("simulate pieces", () => {
   });
 
   it("sends the file's own strings, so E-notation reaches the API, and fingerprints canonical values", () => {
-    const body = bodyOf(FIELDS);
+    const body = paysimBody(FIELDS);
     expect(body).toEqual({
       step: 1,
       type: "TRANSFER",
