@@ -14,6 +14,8 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../lib/config.js";
 import { disconnectProducer } from "../lib/kafka/client.js";
 import { logger } from "../lib/logger.js";
+import { infraUp, nativeBroker } from "../scripts/infra/index.js";
+import { kafkaAnswers } from "../scripts/infra/kafka-broker.js";
 import { withDatabase } from "../scripts/infra/postgres.js";
 import { FULL_SIZES, type RunContext, SMOKE_SIZES } from "./lib/context.js";
 import { renderProfile, summariseProfiles } from "./lib/cpu-profile.js";
@@ -60,6 +62,9 @@ const resultsDir = join(REPO_ROOT, "bench/results");
 const runDir = join(resultsDir, stamp);
 mkdirSync(runDir, { recursive: true });
 const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(36)}`;
+// Like npm start and npm test, the bench brings up what does not answer, and stops a broker it started.
+const brokerWasUp = await kafkaAnswers(loadConfig().KAFKA_BROKERS);
+await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
 const databaseUrl = withDatabase(loadConfig().DATABASE_URL, args.smoke ? "txlog_bench_smoke" : "txlog_bench");
 
 const context: RunContext = {
@@ -172,6 +177,7 @@ async function cleanUp(): Promise<void> {
     log.warn({ err: error }, "could not delete topics"),
   );
   await dropDatabase(databaseUrl).catch((error) => log.warn({ err: error }, "could not drop the bench database"));
+  if (!brokerWasUp) await nativeBroker(loadConfig()).stop();
 }
 
 // The servers and workers run in process groups of their own (so they can be stopped with what they
