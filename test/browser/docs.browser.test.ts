@@ -1,11 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { KafkaMessage } from "kafkajs";
 import { type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Accepted } from "../../lib/api-schemas.js";
 import { ensureTopics } from "../../lib/kafka/client.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
@@ -52,25 +53,9 @@ afterAll(async () => {
 
 /** The message the API produced for `id`, read back from the test's own topic. */
 async function producedMessage(id: string): Promise<{ id: string; transaction: Record<string, unknown> }> {
-  const consumer = testKafka().consumer({ groupId: uniqueName("test.browser.reader") });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  try {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no message with id ${id} on ${topic}`)), 20_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          const value = JSON.parse(message.value?.toString() ?? "{}");
-          if (value.id === id) {
-            clearTimeout(timer);
-            resolve(value);
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  const messageValue = (message: KafkaMessage) => JSON.parse(message.value?.toString() ?? "{}");
+  const messages = await readTopic(testKafka(), topic, (read) => read.some((message) => messageValue(message).id === id), 20_000);
+  return messages.map(messageValue).find((value) => value.id === id);
 }
 
 describe("Swagger UI at /docs in headless chromium", () => {

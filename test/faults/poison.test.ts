@@ -1,4 +1,4 @@
-import type { Admin, KafkaMessage, Producer } from "kafkajs";
+import type { Admin, Producer } from "kafkajs";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import {
   storedCounts,
 } from "../support/fault-infra.js";
 import { recordFaultRow, tally } from "../support/fault-results.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 const PARTITIONS = 3;
 const ROUNDS = 100;
@@ -116,25 +116,7 @@ describe("fault: poison records in the stream", () => {
     expect(rows.every((row) => row.detail.length > 0)).toBe(true);
 
     // The dead-letter topic: each poison record (at least once), its reason and source in headers.
-    const reader = kafka.consumer({ groupId: uniqueName("test.fault-poison-reader") });
-    const deadLetters: KafkaMessage[] = [];
-    await reader.connect();
-    try {
-      await reader.subscribe({ topic: deadLetterTopic, fromBeginning: true });
-      await reader.run({
-        eachMessage: async ({ message }) => {
-          deadLetters.push(message);
-        },
-      });
-      await eventually(
-        "the dead-letter topic read",
-        async () => deadLetters.length,
-        (n) => n >= poisonCount,
-        30_000,
-      );
-    } finally {
-      await reader.disconnect();
-    }
+    const deadLetters = await readTopic(kafka, deadLetterTopic, (read) => read.length >= poisonCount);
     const topicReasons = new Map(
       deadLetters.map(({ headers = {} }) => [
         `${headers["source-partition"]?.toString()}:${headers["source-offset"]?.toString()}`,

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { eq, inArray } from "drizzle-orm";
-import type { Admin, Consumer, KafkaMessage } from "kafkajs";
+import type { Admin, KafkaMessage } from "kafkajs";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getDb } from "../../lib/db/client.js";
@@ -8,7 +8,7 @@ import { type NewTransactionRow, transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
 import { disconnectProducer, ensureTopics } from "../../lib/kafka/client.js";
 import { freePort } from "../../scripts/infra/postgres.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { readTopic as readTopicFrom, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
@@ -70,31 +70,8 @@ async function producedCount(): Promise<number> {
 }
 
 /** Reads the topic from the beginning with a group of its own until `until` holds, or fails after the timeout. */
-async function readTopic(until: (messages: KafkaMessage[]) => boolean, timeoutMs = 30_000): Promise<KafkaMessage[]> {
-  const consumer: Consumer = kafka.consumer({ groupId: uniqueName("test.api-reader") });
-  const messages: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done: () => void = () => {};
-    const satisfied = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        messages.push(message);
-        if (until(messages)) done();
-      },
-    });
-    const timer = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`topic ${topic} did not hold what was expected within ${timeoutMs} ms`)), timeoutMs),
-    );
-    await Promise.race([satisfied, timer]);
-    return messages;
-  } finally {
-    await consumer.disconnect();
-  }
-}
+const readTopic = (until: (messages: KafkaMessage[]) => boolean, timeoutMs = 30_000) =>
+  readTopicFrom(kafka, topic, until, timeoutMs);
 
 const messageValue = (message: KafkaMessage) => JSON.parse(message.value?.toString("utf8") ?? "null") as JsonBody;
 

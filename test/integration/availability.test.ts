@@ -1,11 +1,10 @@
 import { randomInt, randomUUID } from "node:crypto";
-import type { KafkaMessage } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthResponse } from "../../lib/health.js";
 import { idForKey } from "../../lib/idempotency.js";
 import { ensureTopics } from "../../lib/kafka/client.js";
 import { freePort } from "../../scripts/infra/postgres.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
@@ -49,31 +48,7 @@ const postInit = (server: OfflineServer, body: unknown, headers: Record<string, 
 });
 
 async function messageIds(): Promise<string[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const total = (await admin.fetchTopicOffsets(topic)).reduce((sum, { high }) => sum + Number(high), 0);
-  await admin.disconnect();
-  const consumer = kafka.consumer({ groupId: uniqueName("test.availability-reader") });
-  const messages: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      if (total === 0) resolve();
-      const timer = setTimeout(() => reject(new Error(`read ${messages.length} of ${total}`)), 20_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          messages.push(message);
-          if (messages.length >= total) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  const messages = await readAllMessages(kafka, topic, 20_000);
   return messages.map((message) => JSON.parse(message.value?.toString() ?? "{}").id as string);
 }
 

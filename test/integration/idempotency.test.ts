@@ -9,7 +9,7 @@ import { insertTransactions } from "../../lib/db/transactions.js";
 import { fingerprintOf, idForKey } from "../../lib/idempotency.js";
 import { parseTransaction, parseTransactions } from "../../lib/ingest.js";
 import { disconnectProducer, ensureTopics } from "../../lib/kafka/client.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
@@ -101,32 +101,7 @@ function rawPost(
 }
 
 /** Every message on the topic so far (end offsets tell when all are read). */
-async function topicMessages(): Promise<KafkaMessage[]> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  const total = offsets.reduce((sum, { high }) => sum + Number(high), 0);
-  const consumer = kafka.consumer({ groupId: uniqueName("test.idempotency-reader") });
-  const messages: KafkaMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      if (total === 0) resolve();
-      const timer = setTimeout(() => reject(new Error(`read ${messages.length} of ${total} messages`)), 30_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          messages.push(message);
-          if (messages.length >= total) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    return messages;
-  } finally {
-    await consumer.disconnect();
-  }
-}
+const topicMessages = () => readAllMessages(kafka, topic);
 
 const messageValue = (message: KafkaMessage) => JSON.parse(message.value?.toString("utf8") ?? "null") as JsonBody;
 

@@ -8,29 +8,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import { ensureTopics } from "../../lib/kafka/client.js";
 import { freePort, withDatabase } from "../../scripts/infra/postgres.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 const run = promisify(execFile);
 
 async function consumeAll(brokers: string[], topic: string, expected: number): Promise<string[]> {
-  const consumer = testKafka(brokers).consumer({ groupId: uniqueName("test.reader") });
-  const values: string[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const done = new Promise<void>((resolve) => {
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        values.push(message.value?.toString() ?? "");
-        if (values.length >= expected) resolve();
-      },
-    });
-  });
-  await Promise.race([
-    done,
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${values.length} of ${expected} messages`)), 30_000)),
-  ]);
-  await consumer.disconnect();
-  return values;
+  const messages = await readTopic(testKafka(brokers), topic, (read) => read.length >= expected);
+  return messages.map((message) => message.value?.toString() ?? "");
 }
 
 describe("the real Kafka broker", () => {
