@@ -16,7 +16,7 @@ import {
   storedCounts,
   type WorkerProcess,
 } from "../support/fault-infra.js";
-import { acceptedIds, startLoad } from "../support/fault-load.js";
+import { acceptedIds, type PostResult, startLoad } from "../support/fault-load.js";
 import { recordFaultRow, tally } from "../support/fault-results.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -65,6 +65,29 @@ async function firstBatch(of: WorkerProcess, what: string): Promise<number> {
 }
 
 /** The API alone (workers consume), posting to `topic`: a server's topic is fixed at start, so one per test. */
+/**
+ * After the load: every 202 came back, the worker stores every accepted row and commits to the end of
+ * the topic, stops with exit 0 on SIGTERM; then the tally of accepted ids against stored rows.
+ */
+async function settle(results: PostResult[], topic: string, group: string, last: WorkerProcess) {
+  const accepted = acceptedIds(results);
+  expect(results.filter((result) => result.status !== 202)).toEqual([]);
+  await eventually(
+    "every accepted row stored",
+    () => storedCount(pool, topic),
+    (n) => n >= accepted.length,
+    60_000,
+  );
+  const end = await endOffsetTotal(admin, topic);
+  await eventually(
+    "offsets committed to the end",
+    () => committedTotal(admin, group, topic),
+    (n) => n === end,
+  );
+  expect(await stopWorker(last)).toBe(0);
+  return { accepted, ...tally(accepted, await storedCounts(pool, topic)) };
+}
+
 async function apiFor(topic: string): Promise<OfflineServer> {
   await server?.stop();
   server = await startOffline({ env: { TRANSACTIONS_TOPIC: topic, OFFLINE_KAFKA_ENABLED: "false" } });
@@ -117,23 +140,7 @@ describe("fault: the worker crashes", () => {
     } finally {
       await load.stop();
     }
-    const accepted = acceptedIds(load.results);
-    expect(load.results.filter((result) => result.status !== 202)).toEqual([]);
-    await eventually(
-      "every accepted row stored",
-      () => storedCount(pool, topicA),
-      (n) => n >= accepted.length,
-      60_000,
-    );
-    const end = await endOffsetTotal(admin, topicA);
-    await eventually(
-      "offsets committed to the end",
-      () => committedTotal(admin, group, topicA),
-      (n) => n === end,
-    );
-    expect(await stopWorker(current)).toBe(0);
-
-    const { stored, lost, duplicated } = tally(accepted, await storedCounts(pool, topicA));
+    const { accepted, stored, lost, duplicated } = await settle(load.results, topicA, group, current);
     const redelivered = workers
       .filter((one) => one.child.spawnargs.includes(group))
       .reduce((sum, one) => sum + one.redelivered(), 0);
@@ -198,23 +205,7 @@ describe("fault: the worker crashes", () => {
     } finally {
       await load.stop();
     }
-    const accepted = acceptedIds(load.results);
-    expect(load.results.filter((result) => result.status !== 202)).toEqual([]);
-    await eventually(
-      "every accepted row stored",
-      () => storedCount(pool, topicB),
-      (n) => n >= accepted.length,
-      60_000,
-    );
-    const end = await endOffsetTotal(admin, topicB);
-    await eventually(
-      "offsets committed to the end",
-      () => committedTotal(admin, group, topicB),
-      (n) => n === end,
-    );
-    expect(await stopWorker(second)).toBe(0);
-
-    const { stored, lost, duplicated } = tally(accepted, await storedCounts(pool, topicB));
+    const { accepted, stored, lost, duplicated } = await settle(load.results, topicB, group, second);
     recordFaultRow({
       scenario: "rebalance: 2 workers, 1 hung past its session, then SIGKILLed",
       accepted: accepted.length,
