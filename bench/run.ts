@@ -7,16 +7,15 @@
  *                    [--drain-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
  *                    [--worker-args="--window 0 --batch-size 2000"]
  */
+import "../scripts/infra/local-env.js";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../lib/config.js";
-import { disconnectProducer } from "../lib/kafka/client.js";
+import { disconnectProducer } from "../lib/kafka/producer.js";
 import { logger } from "../lib/logger.js";
-import { infraUp, nativeBroker } from "../scripts/infra/index.js";
-import { kafkaAnswers } from "../scripts/infra/kafka-broker.js";
-import { withDatabase } from "../scripts/infra/postgres.js";
+import { applyRecordedDatabaseUrl, infraUp, kafkaAnswers, nativeBroker, withDatabase } from "../scripts/infra/index.js";
 import { FULL_SIZES, type RunContext, SMOKE_SIZES } from "./lib/context.js";
 import { renderProfile, summariseProfiles } from "./lib/cpu-profile.js";
 import { dropDatabase, freshDatabase } from "./lib/database.js";
@@ -65,6 +64,7 @@ const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(3
 // Like npm start and npm test, the bench brings up what does not answer, and stops a broker it started.
 const brokerWasUp = await kafkaAnswers(loadConfig().KAFKA_BROKERS);
 await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
+applyRecordedDatabaseUrl(); // infra:up may have started a private PostgreSQL and recorded its URL
 const databaseUrl = withDatabase(loadConfig().DATABASE_URL, args.smoke ? "txlog_bench_smoke" : "txlog_bench");
 
 const context: RunContext = {

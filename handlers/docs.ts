@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { config } from "../lib/config.js";
-import { NotFoundError } from "../lib/http/errors.js";
+import { API_KEY_SCHEME, openApiDocument } from "../lib/docs/openapi.js";
+import { isTextAsset, readSwaggerUiAsset, swaggerUiPage } from "../lib/docs/swagger-ui.js";
+import { NotFoundError } from "../lib/errors.js";
 import { jsonResponse, route } from "../lib/http/handler.js";
-import { API_KEY_SCHEME, openApiDocument } from "../lib/openapi.js";
-import { isTextAsset, readSwaggerUiAsset, swaggerUiPage } from "../lib/swagger-ui.js";
 
 /**
  * The API's base path as the client sees it: "" under serverless-offline (no stage prefix), "/dev"

@@ -1,6 +1,6 @@
 import { checkHealth } from "../lib/health.js";
 import { jsonResponse, route } from "../lib/http/handler.js";
-import { BROKER_RETRY_AFTER_SECONDS } from "../lib/http/middleware.js";
+import { BROKER_RETRY_AFTER_SECONDS } from "../lib/http/problem.js";
 
 /** GET /health (public): 200 when Kafka and PostgreSQL both answer, else 503 with Retry-After; never cached. */
 export const handler = route(async () => {

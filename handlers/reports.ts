@@ -1,5 +1,5 @@
 import { jsonResponse, route } from "../lib/http/handler.js";
-import { listTransactions, parseReportsQuery } from "../lib/reports.js";
+import { listTransactions, parseReportsQuery } from "../lib/reports/list.js";
 
 /** GET /reports: stored transactions, newest first, a keyset page at a time. */
 export const handler = route(async (event) => {

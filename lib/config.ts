@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { z } from "zod";
 
 /**
- * Every environment variable the project reads, parsed and validated once. Defaults match what
- * `npm run infra:up` starts, so a fresh checkout runs without a .env file.
+ * Every environment variable the deployed functions read, parsed and validated once. Defaults match
+ * what `npm run infra:up` starts, so a fresh checkout runs without a .env file. Settings only a
+ * developer machine reads (cache directory, controller and serverless-offline ports, the database URL
+ * infra:up recorded) live in scripts/infra/settings.ts; nothing here reads a file.
  */
 const ConfigSchema = z.object({
   KAFKA_BROKERS: z
@@ -29,10 +29,6 @@ const ConfigSchema = z.object({
     .transform((value) => value === "true" || value === "1"),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
-  HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  /** serverless-offline's Lambda invoke and WebSocket ports (serverless.yml reads them too); tests pick free ones. */
-  LAMBDA_PORT: z.coerce.number().int().min(1).max(65535).default(3002),
-  WEBSOCKET_PORT: z.coerce.number().int().min(1).max(65535).default(3001),
   /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
   IS_LOCAL: z.stringbool().default(false),
   /** Set by serverless-offline for the handlers it runs: the local server, where GET /docs may pre-fill API_KEY. */
@@ -58,10 +54,6 @@ const ConfigSchema = z.object({
   /** Most transactions one POST /transactions may carry. */
   MAX_BULK_TRANSACTIONS: z.coerce.number().int().min(1).max(10_000).default(1_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Kafka's own port for the controller of the native single-node broker. */
-  KAFKA_CONTROLLER_PORT: z.coerce.number().int().min(1).max(65535).default(9093),
-  /** Where infra:up keeps jars, data, logs and pids; git-ignored. */
-  INFRA_CACHE_DIR: z.string().min(1).default(resolve(process.cwd(), ".cache")),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -70,25 +62,8 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/**
- * infra:up may have had to start a private PostgreSQL on a free port; it records the URL there so
- * every later process finds it. An explicit DATABASE_URL always wins.
- */
-function recordedDatabaseUrl(cacheDir: string): string | undefined {
-  const stateFile = resolve(cacheDir, "infra-state.json");
-  if (!existsSync(stateFile)) return undefined;
-  try {
-    const state = JSON.parse(readFileSync(stateFile, "utf8")) as { postgres?: { url?: string } };
-    return state.postgres?.url;
-  } catch {
-    return undefined;
-  }
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const cacheDir = env.INFRA_CACHE_DIR ?? resolve(process.cwd(), ".cache");
-  const withRecorded = { ...env, DATABASE_URL: env.DATABASE_URL ?? recordedDatabaseUrl(cacheDir) };
-  const parsed = ConfigSchema.safeParse(withRecorded);
+  const parsed = ConfigSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { getPool } from "./db/client.js";
-import { checkBroker } from "./kafka/client.js";
+import { TimeoutError } from "./errors.js";
+import { probeBroker } from "./kafka/health-probe.js";
 import { logger } from "./logger.js";
+import { withTimeout } from "./timeout.js";
 
 const log = logger.child({ component: "health" });
 
@@ -26,21 +28,9 @@ export const HealthResponse = z.strictObject({
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
-class CheckTimeoutError extends Error {
-  override name = "CheckTimeoutError";
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CheckTimeoutError(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** A public-safe reason: the timeout, or the error's code (ECONNREFUSED, 57P03, ...) but never hosts or messages. */
 function publicReason(error: unknown, timeoutMs: number): string {
-  if (error instanceof CheckTimeoutError || /longer than|within \d+ ms/.test((error as Error)?.message ?? "")) {
+  if (error instanceof TimeoutError) {
     return `timed out after ${timeoutMs} ms`;
   }
   let current: unknown = error;
@@ -55,7 +45,7 @@ function publicReason(error: unknown, timeoutMs: number): string {
 async function timed(name: string, check: () => Promise<unknown>, timeoutMs: number): Promise<DependencyHealth> {
   const started = performance.now();
   try {
-    await withTimeout(check(), timeoutMs);
+    await withTimeout(check(), timeoutMs, `the ${name} check`);
     return { status: "up", latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
     const latencyMs = Math.round(performance.now() - started);
@@ -67,7 +57,7 @@ async function timed(name: string, check: () => Promise<unknown>, timeoutMs: num
 /** Checks Kafka and PostgreSQL in parallel, each bounded by `timeoutMs`. */
 export async function checkHealth(timeoutMs = HEALTH_CHECK_TIMEOUT_MS): Promise<HealthResponse> {
   const [kafka, database] = await Promise.all([
-    timed("kafka", () => checkBroker(timeoutMs), timeoutMs),
+    timed("kafka", () => probeBroker(timeoutMs), timeoutMs),
     timed("database", () => getPool().query("select 1"), timeoutMs),
   ]);
   return { status: kafka.status === "up" && database.status === "up" ? "up" : "down", checks: { kafka, database } };

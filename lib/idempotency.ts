@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { inArray } from "drizzle-orm";
 import { v5 as uuidv5 } from "uuid";
-import { getDb } from "./db/client.js";
-import { transactions } from "./db/schema.js";
-import { HttpError, InvalidInputError } from "./http/errors.js";
+import { readStoredFingerprints } from "./db/transactions.js";
+import { IdempotencyConflictError, InvalidInputError, RequestInFlightError } from "./errors.js";
 import { logger } from "./logger.js";
+import { withTimeout } from "./timeout.js";
 import type { Transaction } from "./transaction.js";
 
 /**
@@ -16,9 +15,9 @@ import type { Transaction } from "./transaction.js";
  * - each message carries the request's fingerprint (sha256 of the canonical validated body), which
  *   the consumer stores in transactions.idempotency_fingerprint;
  * - before producing, the API reads the rows of the derived ids: one stored with another fingerprint
- *   -> 422; all stored with this fingerprint -> 202 replayed, nothing produced; otherwise produce (again).
+ *   -> conflict; all stored with this fingerprint -> replayed, nothing produced; otherwise produce (again).
  * - a per-process table of recent keys answers while nothing is stored yet: the same key and body
- *   again -> replayed without producing; another body -> 422; the first still being produced -> 409.
+ *   again -> replayed without producing; another body -> conflict; the first still being produced -> in flight.
  *
  * The window left open: a conflicting body sent to ANOTHER process (container) between the first
  * request's 202 and its row being stored (normally well under a second) is answered 202 and then
@@ -36,7 +35,7 @@ export const IDEMPOTENCY_NAMESPACE = "3f0b6c1e-8d2a-4c57-9e41-6a7f2d9b0c83";
 export const LOOKUP_TIMEOUT_MS = 1_500;
 /** Most keys the per-process table remembers (oldest forgotten first); a few MB at most. */
 export const MAX_REMEMBERED_KEYS = 10_000;
-/** Retry-After of a 409 while the first request with the key is still being produced. */
+/** Retry-After of an in-flight answer while the first request with the key is still being produced. */
 export const IN_FLIGHT_RETRY_AFTER_SECONDS = 1;
 
 export type IdempotentRoute = "transaction" | "transactions";
@@ -49,10 +48,10 @@ function malformedKey(reason: string): InvalidInputError {
 }
 
 /**
- * The header's value as the key, or undefined when absent. The draft's form is a Structured Field
+ * The header's values as the key, or undefined when absent. The draft's form is a Structured Field
  * string (`Idempotency-Key: "8e03978e-40d5"`); the bare form most clients send (`Idempotency-Key:
- * 8e03978e-40d5`) is accepted too, and both name the same key. Throws 400 for an empty, too long,
- * non-printable or repeated key.
+ * 8e03978e-40d5`) is accepted too, and both name the same key. InvalidInputError for an empty, too
+ * long, non-printable or repeated key.
  */
 export function parseIdempotencyKey(values: readonly string[] | undefined): string | undefined {
   if (!values || values.length === 0) return undefined;
@@ -84,21 +83,6 @@ function unquote(raw: string): string {
   throw malformedKey("an unterminated quoted string");
 }
 
-/** All values of the header in an API Gateway (REST) event, any letter case. */
-export function idempotencyKeyValues(event: {
-  headers?: Record<string, string | undefined> | null;
-  multiValueHeaders?: Record<string, string[] | undefined> | null;
-}): string[] | undefined {
-  const wanted = IDEMPOTENCY_KEY_HEADER.toLowerCase();
-  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
-    if (name.toLowerCase() === wanted && values) return values;
-  }
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (name.toLowerCase() === wanted && value !== undefined) return [value];
-  }
-  return undefined;
-}
-
 /**
  * The id of item `index` of a request with `key`: a single transaction is item 0, so a key reused
  * across the two routes meets the same row (and a different fingerprint). "\0" never occurs in a
@@ -118,24 +102,6 @@ export function fingerprintOf(route: IdempotentRoute, items: readonly Transactio
     .digest("hex");
 }
 
-export class IdempotencyKeyReusedError extends HttpError {
-  override name = "IdempotencyKeyReusedError";
-  constructor() {
-    super(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different request; use a new key for a new request`, {
-      issues: [{ field: IDEMPOTENCY_KEY_HEADER, reason: "already used with a different request body" }],
-    });
-  }
-}
-
-export class IdempotentRequestInFlightError extends HttpError {
-  override name = "IdempotentRequestInFlightError";
-  constructor() {
-    super(409, `a request with this ${IDEMPOTENCY_KEY_HEADER} is still being processed; retry shortly`, {
-      headers: { "Retry-After": String(IN_FLIGHT_RETRY_AFTER_SECONDS) },
-    });
-  }
-}
-
 interface RememberedKey {
   fingerprint: string;
   /** True once Kafka acknowledged the request's messages. */
@@ -145,7 +111,7 @@ interface RememberedKey {
 /**
  * Recent keys of this process, oldest first (a Map keeps insertion order). Held on globalThis: each
  * function is bundled on its own, and serverless-offline runs several bundles in one process, where
- * POST /transaction and /transactions must see each other's keys (a key reused across them is 422).
+ * POST /transaction and /transactions must see each other's keys (a key reused across them conflicts).
  */
 const REMEMBERED = Symbol.for("txlog.idempotency.rememberedKeys");
 const registry = globalThis as typeof globalThis & { [REMEMBERED]?: Map<string, RememberedKey> };
@@ -166,24 +132,8 @@ export function forgetRememberedKeys(): void {
   remembered.clear();
 }
 
-export type StoredFingerprints = (ids: string[]) => Promise<Map<string, string | null>>;
-
 /** The stored fingerprint of each of `ids` that is stored (null: stored without one). */
-export const readStoredFingerprints: StoredFingerprints = async (ids) => {
-  const rows = await getDb()
-    .select({ id: transactions.id, fingerprint: transactions.idempotencyFingerprint })
-    .from(transactions)
-    .where(inArray(transactions.id, ids));
-  return new Map(rows.map((row) => [row.id, row.fingerprint]));
-};
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+export type StoredFingerprints = (ids: string[]) => Promise<Map<string, string | null>>;
 
 export interface IdempotentRequest {
   route: IdempotentRoute;
@@ -191,61 +141,73 @@ export interface IdempotentRequest {
   items: readonly Transaction[];
 }
 
-export interface IdempotentOutcome {
-  ids: string[];
-  fingerprint: string;
-  /** True when an earlier request with this key and body was accepted and nothing was produced now. */
-  replayed: boolean;
-}
+/** What a keyed request should do: replay (nothing to produce), or produce with these ids and report how it went. */
+export type IdempotencyClaim =
+  | { replayed: true; ids: string[] }
+  | {
+      replayed: false;
+      ids: string[];
+      fingerprint: string;
+      /** Kafka acknowledged: later retries with this key and body are replays. */
+      accepted(): void;
+      /** Producing failed: forget the claim, so a retry produces again. */
+      abandoned(): void;
+    };
 
 /**
- * Decides a keyed request: 422 (key reused with another body), 409 (the first is still being
- * produced here), a replay, or `produce(ids, fingerprint)` and then the outcome. The database lookup
- * is bounded: if the database does not answer, the request is produced anyway (the derived ids still
- * keep it stored once; only a reused key's other body would go undetected), so a database outage
- * never stops the API from accepting work.
+ * The one entry point of a keyed request: IdempotencyConflictError (key reused with another body),
+ * RequestInFlightError (the first is still being produced here), a replay, or a claim to produce.
+ * The database lookup is bounded: if the database does not answer, the request is produced anyway (the
+ * derived ids still keep it stored once; only a reused key's other body would go undetected), so a
+ * database outage never stops the API from accepting work.
  */
-export async function acceptIdempotent(
+export async function claimIdempotencyKey(
   request: IdempotentRequest,
-  produce: (ids: string[], fingerprint: string) => Promise<void>,
   lookup: StoredFingerprints = readStoredFingerprints,
-): Promise<IdempotentOutcome> {
+): Promise<IdempotencyClaim> {
   const { route, key, items } = request;
   const fingerprint = fingerprintOf(route, items);
   const ids = items.map((_, index) => idForKey(key, index));
 
   const known = remembered.get(key);
   if (known) {
-    if (known.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
-    if (!known.accepted) throw new IdempotentRequestInFlightError();
+    if (known.fingerprint !== fingerprint) throw new IdempotencyConflictError(IDEMPOTENCY_KEY_HEADER);
+    if (!known.accepted) throw new RequestInFlightError(IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS);
     remember(key, known);
-    return { ids, fingerprint, replayed: true };
+    return { replayed: true, ids };
   }
 
-  // Claimed before the first await, so a concurrent retry in this process sees it (409).
+  // Claimed before the first await, so a concurrent retry in this process sees it (in flight).
   const entry: RememberedKey = { fingerprint, accepted: false };
   remember(key, entry);
-  try {
-    let stored: Map<string, string | null> | undefined;
-    try {
-      stored = await withTimeout(lookup(ids), LOOKUP_TIMEOUT_MS);
-    } catch (error) {
-      log.warn({ err: error, route }, "could not read stored rows for an Idempotency-Key; producing without the check");
-    }
-    if (stored) {
-      for (const storedFingerprint of stored.values()) {
-        if (storedFingerprint !== null && storedFingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
-      }
-      if (stored.size === ids.length) {
-        entry.accepted = true;
-        return { ids, fingerprint, replayed: true };
-      }
-    }
-    await produce(ids, fingerprint);
-    entry.accepted = true;
-    return { ids, fingerprint, replayed: false };
-  } catch (error) {
+  const abandoned = () => {
     if (remembered.get(key) === entry) remembered.delete(key);
-    throw error;
+  };
+  let stored: Map<string, string | null> | undefined;
+  try {
+    stored = await withTimeout(lookup(ids), LOOKUP_TIMEOUT_MS, "reading stored rows for an Idempotency-Key");
+  } catch (error) {
+    log.warn({ err: error, route }, "could not read stored rows for an Idempotency-Key; producing without the check");
   }
+  if (stored) {
+    for (const storedFingerprint of stored.values()) {
+      if (storedFingerprint !== null && storedFingerprint !== fingerprint) {
+        abandoned();
+        throw new IdempotencyConflictError(IDEMPOTENCY_KEY_HEADER);
+      }
+    }
+    if (stored.size === ids.length) {
+      entry.accepted = true;
+      return { replayed: true, ids };
+    }
+  }
+  return {
+    replayed: false,
+    ids,
+    fingerprint,
+    accepted: () => {
+      entry.accepted = true;
+    },
+    abandoned,
+  };
 }

@@ -1,11 +1,12 @@
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { config } from "./config.js";
-import { InvalidInputError, issuesFromZod, MAX_REPORTED_ISSUES } from "./http/errors.js";
-import { acceptIdempotent, type IdempotentRoute } from "./idempotency.js";
-import { produce } from "./kafka/client.js";
+import { InvalidInputError } from "./errors.js";
+import { claimIdempotencyKey, type IdempotentRoute, parseIdempotencyKey } from "./idempotency.js";
+import { produce } from "./kafka/producer.js";
 import { logger } from "./logger.js";
 import { type Transaction, TransactionInput, type TransactionMessage } from "./transaction.js";
+import { invalidInput } from "./validation.js";
 
 const log = logger.child({ component: "ingest" });
 
@@ -21,20 +22,9 @@ export interface OutgoingMessage {
   value: string;
 }
 
-function invalidBody(error: z.ZodError): InvalidInputError {
-  const issues = issuesFromZod(error);
-  const shown = issues.slice(0, MAX_REPORTED_ISSUES);
-  const more = issues.length - shown.length;
-  return new InvalidInputError(
-    "body",
-    shown,
-    more > 0 ? `the request body is invalid (${issues.length} issues, first ${shown.length} listed)` : undefined,
-  );
-}
-
 export function parseTransaction(body: unknown): Transaction {
   const parsed = TransactionInput.safeParse(body, { reportInput: true });
-  if (!parsed.success) throw invalidBody(parsed.error);
+  if (!parsed.success) throw invalidInput("body", parsed.error);
   return parsed.data;
 }
 
@@ -49,7 +39,7 @@ export function parseTransactions(body: unknown, maxItems = config.MAX_BULK_TRAN
     ]);
   }
   const parsed = z.array(TransactionInput).safeParse(body, { reportInput: true });
-  if (!parsed.success) throw invalidBody(parsed.error);
+  if (!parsed.success) throw invalidInput("body", parsed.error);
   return parsed.data;
 }
 
@@ -87,8 +77,8 @@ export function toMessage(
 
 export interface AcceptOptions {
   topic?: string;
-  /** The request's Idempotency-Key (parsed: lib/idempotency.ts parseIdempotencyKey). */
-  idempotencyKey?: string;
+  /** The request's Idempotency-Key header values, as sent (lib/idempotency.ts parses them). */
+  idempotencyKey?: readonly string[];
 }
 
 /** What POST answers: the ids in request order; `replayed` when an earlier request with the same key and body was accepted. */
@@ -97,37 +87,49 @@ export interface AcceptedBatch {
   replayed: boolean;
 }
 
-async function accept(route: IdempotentRoute, items: Transaction[], options: AcceptOptions): Promise<AcceptedBatch> {
+async function produceAll(topic: string, messages: OutgoingMessage[]): Promise<void> {
+  await produce(topic, messages);
+  log.debug({ count: messages.length, topic }, "transactions accepted");
+}
+
+async function accept(route: IdempotentRoute, parse: () => Transaction[], options: AcceptOptions): Promise<AcceptedBatch> {
+  // A malformed key is answered before the body is judged, so a client fixes the header first.
+  const key = parseIdempotencyKey(options.idempotencyKey);
+  const items = parse();
   const topic = options.topic ?? config.TRANSACTIONS_TOPIC;
   const receivedAt = new Date();
-  const { idempotencyKey } = options;
-  if (idempotencyKey === undefined) {
+  if (key === undefined) {
     const built = items.map((transaction) => toMessage(transaction, receivedAt));
-    await produce(
+    await produceAll(
       topic,
       built.map(({ message }) => message),
     );
-    log.debug({ count: built.length, topic }, "transactions accepted");
     return { ids: built.map(({ accepted }) => accepted.id), replayed: false };
   }
-  const outcome = await acceptIdempotent({ route, key: idempotencyKey, items }, async (ids, fingerprint) => {
-    const messages = items.map(
-      (transaction, index) =>
-        toMessage(transaction, receivedAt, { id: ids[index] as string, idempotencyKey, fingerprint }).message,
-    );
-    await produce(topic, messages);
-  });
-  log.debug({ count: items.length, topic, replayed: outcome.replayed }, "keyed transactions accepted");
-  return { ids: outcome.ids, replayed: outcome.replayed };
+  const claim = await claimIdempotencyKey({ route, key, items });
+  if (claim.replayed) return { ids: claim.ids, replayed: true };
+  const { ids, fingerprint } = claim;
+  const messages = items.map(
+    (transaction, index) =>
+      toMessage(transaction, receivedAt, { id: ids[index] as string, idempotencyKey: key, fingerprint }).message,
+  );
+  try {
+    await produceAll(topic, messages);
+  } catch (error) {
+    claim.abandoned();
+    throw error;
+  }
+  claim.accepted();
+  return { ids, replayed: false };
 }
 
 /**
  * Validates one transaction and resolves once Kafka acknowledged it (acks=all). Throws
- * InvalidInputError (nothing produced), BrokerUnavailableError (not accepted; the client retries),
- * or, with an Idempotency-Key, the 422/409 of lib/idempotency.ts.
+ * InvalidInputError (nothing produced), TransactionLogUnavailableError (not accepted; the client
+ * retries), or, with an Idempotency-Key, IdempotencyConflictError / RequestInFlightError.
  */
 export async function acceptTransaction(body: unknown, options: AcceptOptions = {}): Promise<AcceptedBatch> {
-  return accept("transaction", [parseTransaction(body)], options);
+  return accept("transaction", () => [parseTransaction(body)], options);
 }
 
 /**
@@ -135,5 +137,5 @@ export async function acceptTransaction(body: unknown, options: AcceptOptions = 
  * one produce call. Ids come back in the order of the request.
  */
 export async function acceptTransactions(body: unknown, options: AcceptOptions = {}): Promise<AcceptedBatch> {
-  return accept("transactions", parseTransactions(body), options);
+  return accept("transactions", () => parseTransactions(body), options);
 }

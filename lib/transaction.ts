@@ -1,5 +1,6 @@
+import { isLosslessNumber, type LosslessNumber } from "lossless-json";
 import { z } from "zod";
-import { DecimalFormatError, integerDigitsOf, scaleOf, toPlainDecimal } from "./decimal.js";
+import { DecimalFormatError, integerDigitsOf, scaleOf, toPlainDecimal } from "./money.js";
 
 export const TRANSACTION_TYPES = ["CASH_IN", "CASH_OUT", "DEBIT", "PAYMENT", "TRANSFER"] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
@@ -8,11 +9,11 @@ export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 export const MONEY_SCALE = 2;
 export const MONEY_INTEGER_DIGITS = 16;
 
-/**
- * A money value: a JSON number or a decimal string (E-notation allowed, as PaySim writes it),
- * normalised to an exact plain decimal string. Rejects values the column could not hold exactly.
- */
-export const Money = z.union([z.number(), z.string()]).transform((value, ctx) => {
+/** A JSON number whose digits a double could not hold arrives as a LosslessNumber (lib/http/json-body.ts): its digits. */
+const exactDigits = (value: unknown) => (isLosslessNumber(value) ? (value as LosslessNumber).value : value);
+
+/** Any notation -> the canonical plain decimal, or an issue: not a number, negative, or more than NUMERIC(18, 2) holds. */
+function toMoney(value: string | number, ctx: z.RefinementCtx): string {
   let plain: string;
   try {
     plain = toPlainDecimal(value);
@@ -33,7 +34,13 @@ export const Money = z.union([z.number(), z.string()]).transform((value, ctx) =>
     return z.NEVER;
   }
   return plain;
-});
+}
+
+/**
+ * A money value: a JSON number or a decimal string (E-notation allowed, as PaySim writes it),
+ * normalised to an exact plain decimal string. Rejects values the column could not hold exactly.
+ */
+export const Money = z.preprocess(exactDigits, z.union([z.number(), z.string()]).transform(toMoney));
 
 /** PaySim's 0/1 flags; JSON clients may also send booleans. */
 const Flag = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((value) => value === true || value === 1);
@@ -61,14 +68,48 @@ export type Transaction = z.output<typeof TransactionInput>;
 export const TRANSACTION_STATUSES = ["Historical", "Completed"] as const;
 export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
+/** Money in a Kafka message: the decimal string the API wrote; a JSON number there would have passed through a double. */
+const MoneyText = z.string({ error: "expected a decimal string" }).transform(toMoney);
+
+/** The transaction inside a message: as the API accepts it, but money only as exact strings. */
+const MessageTransaction = TransactionInput.extend({
+  amount: MoneyText,
+  oldbalanceOrg: MoneyText,
+  newbalanceOrig: MoneyText,
+  oldbalanceDest: MoneyText,
+  newbalanceDest: MoneyText,
+});
+
+/** Years a message's receivedAt may carry: what PostgreSQL's timestamptz and JavaScript's Date both hold exactly. */
+const MIN_RECEIVED_YEAR = 1970;
+const MAX_RECEIVED_YEAR = 9999;
+
+/**
+ * An ISO 8601 instant that is a real calendar date in range: zod's format check alone lets through
+ * "0000-01-01T00:00:00Z" (PostgreSQL rejects the batch) and "2024-02-30T..." (Date rolls it into March).
+ */
+const ReceivedAt = z.iso.datetime({ offset: true }).refine((text) => {
+  const date = new Date(text);
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(date.getTime()) || year < MIN_RECEIVED_YEAR || year > MAX_RECEIVED_YEAR) return false;
+  // The calendar date as written must be the one Date understood (no rolling over), in UTC or its own offset.
+  const [written] = text.split("T");
+  const offsetMatch = /([+-])(\d{2}):?(\d{2})$/.exec(text);
+  const offsetMinutes = offsetMatch
+    ? (offsetMatch[1] === "-" ? -1 : 1) * (Number(offsetMatch[2]) * 60 + Number(offsetMatch[3]))
+    : 0;
+  const local = new Date(date.getTime() + offsetMinutes * 60_000).toISOString().split("T")[0];
+  return local === written;
+}, `a real date and time from ${MIN_RECEIVED_YEAR} to ${MAX_RECEIVED_YEAR}`);
+
 /**
  * What the API produces to Kafka, one message per transaction, keyed by nameOrig.
  * The consumer validates it again: the topic may hold anything anyone produced.
  */
 export const TransactionMessage = z.strictObject({
   id: z.uuid(),
-  receivedAt: z.iso.datetime({ offset: true }),
-  transaction: TransactionInput,
+  receivedAt: ReceivedAt,
+  transaction: MessageTransaction,
   /** The client's Idempotency-Key, when it sent one (the id is then derived from it: lib/idempotency.ts). */
   idempotencyKey: z.string().min(1).max(255).optional(),
   /** sha256 (hex) of the request's canonical body; stored with the row so a reused key with another body is detected. */

@@ -1,13 +1,13 @@
 /**
  * npm run generate -- [--rows 10000] [--seed 2] [--scale 0.25] [--out paysim.csv]
- * Writes a PaySim-like CSV (see lib/paysim/model.ts) as a stream; the same seed gives the same file.
+ * Writes a PaySim-like CSV (see scripts/paysim/model.ts) as a stream; the same seed gives the same file.
  */
 
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
-import { generatePaysimRows, PAYSIM_HEADER, toCsvLine } from "../lib/paysim/generator.js";
-import { DEFAULT_VOLUME_SCALE } from "../lib/paysim/model.js";
+import { generatePaysimRows, PAYSIM_HEADER, toCsvLine } from "./paysim/generator.js";
+import { DEFAULT_VOLUME_SCALE } from "./paysim/model.js";
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,7 @@
 /** npm run infra:up | infra:down | infra:status */
+import "./infra/local-env.js";
 import { loadConfig } from "../lib/config.js";
-import { infraDown, infraStatus, infraUp, PrerequisiteError } from "./infra/index.js";
+import { applyRecordedDatabaseUrl, infraDown, infraStatus, infraUp, PrerequisiteError } from "./infra/index.js";
 
 const command = process.argv[2];
 const say = (message: string) => console.log(`[infra] ${message}`);
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
 
 async function printStatus(): Promise<void> {
   // Re-read: up may have recorded a private PostgreSQL URL.
+  applyRecordedDatabaseUrl();
   const status = await infraStatus(loadConfig());
   const mark = (ok: boolean) => (ok ? "up  " : "DOWN");
   console.log(`kafka     ${mark(status.kafka.answering)}  ${status.kafka.brokers.join(",")}  (${status.kafka.managedBy})`);

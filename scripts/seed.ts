@@ -3,10 +3,11 @@
  * Migrates the database, then stores the first N rows of a PaySim CSV as Historical transactions.
  * Re-running inserts nothing new (deterministic ids). A bad file: error with file, line, reason; exit 1.
  */
+import "./infra/local-env.js";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import { closeDb, runMigrations } from "../lib/db/client.js";
-import { DEFAULT_SEED_BATCH, seedTransactions } from "../lib/seed.js";
+import { DEFAULT_SEED_BATCH, seedTransactions } from "./seed/historical.js";
 
 const { values } = parseArgs({
   options: {

@@ -4,14 +4,15 @@
  * checks the database (DATABASE_URL) for every accepted id. Exit 1 when a row was lost or stored
  * twice, when no request was accepted, or when the file is bad.
  */
+import "./infra/local-env.js";
 import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import { config } from "../lib/config.js";
 import { closeDb } from "../lib/db/client.js";
-import { type Progress, type SimulateReport, simulate } from "../lib/simulate/run.js";
-import type { LatencySummary } from "../lib/simulate/stats.js";
-import { type VerifyReport, verifyStored } from "../lib/simulate/verify.js";
+import { type Progress, type SimulateReport, simulate } from "./simulate/run.js";
+import type { LatencySummary } from "./simulate/stats.js";
+import { type VerifyReport, verifyStored } from "./simulate/verify.js";
 
 const { values } = parseArgs({
   options: {

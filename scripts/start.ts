@@ -5,14 +5,15 @@
  * the offline-kafka trigger running the consume function). SIGINT/SIGTERM go to the server, which
  * finishes and commits the batch in flight; this process exits with its code.
  */
+import "./infra/local-env.js";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../lib/config.js";
 import { migrateDatabase } from "../lib/db/client.js";
-import { ensureTopics } from "../lib/kafka/client.js";
+import { ensureTopics } from "../lib/kafka/admin.js";
 import { logger } from "../lib/logger.js";
-import { infraUp } from "./infra/index.js";
+import { applyRecordedDatabaseUrl, infraSettings, infraUp } from "./infra/index.js";
 
 const log = logger.child({ component: "start" });
 const REPO_ROOT = resolve(import.meta.dirname, "..");
@@ -43,7 +44,9 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
   // Re-read: infra:up may have started a private PostgreSQL and recorded its URL.
+  applyRecordedDatabaseUrl();
   const config = loadConfig();
+  const { HTTP_PORT } = infraSettings;
 
   await migrateDatabase(config.DATABASE_URL);
   log.info({ step: "migrate", database: new URL(config.DATABASE_URL).pathname.slice(1) }, "migrations applied");
@@ -85,14 +88,14 @@ async function main(): Promise<void> {
 
   const ready = (async () => {
     while (server.exitCode === null && server.signalCode === null) {
-      if (await answersHttp(config.HTTP_PORT)) return true;
+      if (await answersHttp(HTTP_PORT)) return true;
       await sleep(250);
     }
     return false;
   })();
   if (await ready) {
-    log.info({ step: "ready", ms: Math.round(performance.now() - startedAt), urls: urls(config.HTTP_PORT) }, "txlog is up");
-    const lines = Object.entries(urls(config.HTTP_PORT)).map(([route, url]) => `  ${route.padEnd(24)} ${url}`);
+    log.info({ step: "ready", ms: Math.round(performance.now() - startedAt), urls: urls(HTTP_PORT) }, "txlog is up");
+    const lines = Object.entries(urls(HTTP_PORT)).map(([route, url]) => `  ${route.padEnd(24)} ${url}`);
     process.stdout.write(`\ntxlog is up (Ctrl-C to stop):\n${lines.join("\n")}\n\n`);
   }
 

@@ -5,17 +5,17 @@
  * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
  * Several workers can share the group; Kafka splits the partitions between them.
  * SIGINT/SIGTERM: finish and commit the batch in flight, disconnect, print a summary, exit 0.
- * A database outage pauses the partitions until PostgreSQL answers again (lib/offline-kafka/retry.ts).
+ * A database outage pauses the partitions until PostgreSQL answers again (plugins/offline-kafka/retry.ts).
  * --session-timeout (seconds, >= 6): how soon the group hands a crashed worker's partitions to the others.
  */
 
+import "./infra/local-env.js";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { config } from "../lib/config.js";
-import type { BatchSummary } from "../lib/consume.js";
+import type { BatchSummary } from "../lib/consumer/persist.js";
 import { logger } from "../lib/logger.js";
-import { parseKafkaEventDefinition } from "../lib/offline-kafka/event-definition.js";
-import { startPollers } from "../lib/offline-kafka/index.js";
+import { definitionFromOptions, startPollers } from "../plugins/offline-kafka/index.js";
 
 const log = logger.child({ component: "worker" });
 
@@ -35,21 +35,15 @@ const PROGRESS_EVERY_MS = 10_000;
 const HANDLER = "handlers/consume.handler";
 
 async function main(): Promise<void> {
-  const definition = parseKafkaEventDefinition(
-    "consume",
-    HANDLER,
-    {
-      msk: {
-        topic: values.topic,
-        batchSize: values["batch-size"],
-        maximumBatchingWindow: values.window,
-        startingPosition: values.from.toUpperCase().replace("-", "_"),
-        consumerGroupId: values.group,
-      },
-    },
-    values.group,
-  );
-  if (!definition) throw new Error("unreachable: an msk event always parses or throws");
+  const definition = definitionFromOptions({
+    functionKey: "consume",
+    handler: HANDLER,
+    topic: values.topic,
+    consumerGroupId: values.group,
+    batchSize: values["batch-size"],
+    maximumBatchingWindow: values.window,
+    startingPosition: values.from,
+  });
 
   const started = performance.now();
   const totals = { inserted: 0, duplicates: 0, deadLettered: 0 };

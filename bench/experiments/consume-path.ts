@@ -11,18 +11,20 @@
  *   persist    lib/consume persistMskEvent: all of the above + the Drizzle insert in one transaction (today's handler)
  *   unnest     classify + the same rows inserted with one unnest() statement in one transaction
  */
+import "../../scripts/infra/local-env.js";
 import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type { KafkaMessage } from "kafkajs";
 import pg from "pg";
 import { loadConfig } from "../../lib/config.js";
-import { classifyRecord, isPoison, persistMskEvent, toTransactionRow } from "../../lib/consume.js";
+import { classifyRecord, isPoison } from "../../lib/consumer/classify.js";
+import { persistMskEvent, toTransactionRow } from "../../lib/consumer/persist.js";
 import type { NewTransactionRow } from "../../lib/db/schema.js";
 import * as schema from "../../lib/db/schema.js";
 import { toMessage } from "../../lib/ingest.js";
 import { buildMskEvent, decodeMskEvent } from "../../lib/kafka/msk-event.js";
 import { type Transaction, TransactionInput } from "../../lib/transaction.js";
-import { withDatabase } from "../../scripts/infra/postgres.js";
+import { withDatabase } from "../../scripts/infra/index.js";
 import { dropDatabase, freshDatabase } from "../lib/database.js";
 import { paysimBodies } from "../lib/paysim.js";
 

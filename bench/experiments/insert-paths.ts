@@ -7,6 +7,7 @@
  * Each path inserts the same rows into a fresh, identical copy of `transactions`, `batch` rows per
  * transaction with ON CONFLICT (id) DO NOTHING, as the consume handler does.
  */
+import "../../scripts/infra/local-env.js";
 import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
@@ -15,7 +16,7 @@ import type { NewTransactionRow } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
 import { toMessage } from "../../lib/ingest.js";
 import { type Transaction, TransactionInput } from "../../lib/transaction.js";
-import { withDatabase } from "../../scripts/infra/postgres.js";
+import { withDatabase } from "../../scripts/infra/index.js";
 import { dropDatabase, freshDatabase } from "../lib/database.js";
 import { paysimBodies } from "../lib/paysim.js";
 

@@ -12,7 +12,8 @@
 import { parseArgs } from "node:util";
 import type { Message } from "kafkajs";
 import { toMessage } from "../../lib/ingest.js";
-import { disconnectProducer, ensureTopics, produce } from "../../lib/kafka/client.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { disconnectProducer, produce } from "../../lib/kafka/producer.js";
 import { type Transaction, TransactionInput } from "../../lib/transaction.js";
 import { deleteTopicsAndGroups } from "../lib/kafka.js";
 import { paysimBodies } from "../lib/paysim.js";

@@ -36,7 +36,7 @@ export function ownerOf(url: string, functionName: string): string {
   if (url.startsWith("node:")) return "node:internal";
   const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (inModules) return inModules[1] as string;
-  const project = /\/(lib|handlers|scripts|bench|offline-kafka)\/[^?#]*/.exec(url);
+  const project = /\/(lib|plugins|handlers|scripts|bench)\/[^?#]*/.exec(url);
   return project ? project[0].slice(1) : url.replace(/^file:\/\//, "");
 }
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { migrateDatabase } from "../../lib/db/client.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/postgres.js";
+import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 
 function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

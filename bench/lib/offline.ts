@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { freePort } from "../../scripts/infra/postgres.js";
+import { freePort } from "../../scripts/infra/index.js";
 import { type ManagedProcess, portAnswers, startProcess, waitUntil } from "./processes.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");

@@ -5,7 +5,7 @@ import type { Message } from "kafkajs";
 import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { toMessage } from "../../lib/ingest.js";
-import { ensureTopics } from "../../lib/kafka/client.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
 import { type Transaction, TransactionInput } from "../../lib/transaction.js";
 import { groupName, type RunContext, topicName } from "../lib/context.js";
 import { COPY_COLUMNS } from "../lib/database.js";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { ensureTopics } from "../../lib/kafka/client.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
 import { BENCH_API_KEY, groupName, type RunContext, topicName } from "../lib/context.js";
 import { runLoad } from "../lib/http-load.js";
 import { groupIsStable } from "../lib/kafka.js";

@@ -1,4 +1,4 @@
-import { ensureTopics } from "../../lib/kafka/client.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
 import { BENCH_API_KEY, type RunContext, topicName } from "../lib/context.js";
 import { type LoadOptions, type LoadResult, runLoad } from "../lib/http-load.js";
 import { TreeMemorySampler } from "../lib/memory.js";

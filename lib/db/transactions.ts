@@ -1,7 +1,7 @@
-import { getTableColumns, type SQL, sql } from "drizzle-orm";
+import { getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
-import type { Database } from "./client.js";
-import { type NewTransactionRow, transactions } from "./schema.js";
+import { type Database, getDb } from "./client.js";
+import { type NewTransactionRow, type TransactionRow, transactions } from "./schema.js";
 
 /** Rows a statement; each statement binds one array per column, so the parameter limit does not apply. */
 export const MAX_ROWS_PER_INSERT = 5_000;
@@ -38,7 +38,7 @@ function unnestInsert(chunk: NewTransactionRow[]): SQL {
     }),
     sql`, `,
   );
-  return sql`insert into ${transactions} (${names}) select * from unnest(${arrays}) on conflict (${sql.identifier(transactions.id.name)}) do nothing`;
+  return sql`insert into ${transactions} (${names}) select * from unnest(${arrays}) on conflict (${sql.identifier(transactions.id.name)}) do nothing returning ${sql.identifier(transactions.id.name)}`;
 }
 
 /**
@@ -47,10 +47,30 @@ function unnestInsert(chunk: NewTransactionRow[]): SQL {
  * all-or-nothing pass a transaction as `db`.
  */
 export async function insertTransactions(db: Pick<Database, "execute">, rows: NewTransactionRow[]): Promise<number> {
-  let inserted = 0;
+  return (await insertNewTransactions(db, rows)).size;
+}
+
+/** As insertTransactions, returning the ids that were new (the others were stored before, or twice in `rows`). */
+export async function insertNewTransactions(db: Pick<Database, "execute">, rows: NewTransactionRow[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
   for (let start = 0; start < rows.length; start += MAX_ROWS_PER_INSERT) {
-    const result = await db.execute(unnestInsert(rows.slice(start, start + MAX_ROWS_PER_INSERT)));
-    inserted += result.rowCount ?? 0;
+    const result = await db.execute<{ id: string }>(unnestInsert(rows.slice(start, start + MAX_ROWS_PER_INSERT)));
+    for (const row of result.rows) inserted.add(row.id);
   }
   return inserted;
+}
+
+/** The stored idempotency fingerprint of each of `ids` that is stored (null: stored without one). */
+export async function readStoredFingerprints(ids: string[], db: Database = getDb()): Promise<Map<string, string | null>> {
+  const rows = await db
+    .select({ id: transactions.id, fingerprint: transactions.idempotencyFingerprint })
+    .from(transactions)
+    .where(inArray(transactions.id, ids));
+  return new Map(rows.map((row) => [row.id, row.fingerprint]));
+}
+
+/** The stored rows of `ids`, as the consumer compares them with a redelivered or conflicting message. */
+export async function readStoredRows(db: Pick<Database, "select">, ids: string[]): Promise<Map<string, TransactionRow>> {
+  const rows = await db.select().from(transactions).where(inArray(transactions.id, ids));
+  return new Map(rows.map((row) => [row.id, row]));
 }

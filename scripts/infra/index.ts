@@ -1,10 +1,47 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Config } from "../../lib/config.js";
 import { KAFKA_VERSION, kafkaAnswers, NativeKafkaBroker } from "./kafka-broker.js";
 import { ensureDatabase, freePort, PrivatePostgres, postgresAnswers, withDatabase } from "./postgres.js";
 import { commandSucceeds } from "./process.js";
+import { type InfraSettings, infraSettings, infraStateFile } from "./settings.js";
+
+/**
+ * scripts/infra: what brings Kafka and PostgreSQL up on a developer machine. This file is the one
+ * face tests and bench import (never kafka-broker.ts, postgres.ts or settings.ts directly).
+ */
+export { ensureKafkaJars, KAFKA_VERSION, kafkaAnswers, type NativeBrokerOptions, NativeKafkaBroker } from "./kafka-broker.js";
+export {
+  ensureDatabase,
+  findPostgresBin,
+  freePort,
+  PrivatePostgres,
+  type PrivatePostgresOptions,
+  postgresAnswers,
+  withDatabase,
+} from "./postgres.js";
+export { commandSucceeds, isAlive, stopProcess, waitFor } from "./process.js";
+export {
+  applyRecordedDatabaseUrl,
+  type InfraSettings,
+  InfraSettingsError,
+  infraSettings,
+  infraStateFile,
+  loadInfraSettings,
+  recordedDatabaseUrl,
+} from "./settings.js";
+
+/**
+ * The runtime settings infra works on, passed in (lib/config.ts's fields of the same names: a Config fits).
+ * The infrastructure-only ones (cache directory, controller port) come from settings.ts.
+ */
+export interface InfraTarget {
+  KAFKA_BROKERS: string[];
+  TOPIC_PARTITIONS: number;
+  DATABASE_URL: string;
+}
+
+type Paths = Pick<InfraSettings, "INFRA_CACHE_DIR" | "KAFKA_CONTROLLER_PORT">;
 
 /** What infra:up started, so infra:down stops exactly that and nothing else. */
 export interface InfraState {
@@ -19,35 +56,36 @@ export class PrerequisiteError extends Error {
 
 const COMPOSE_FILE = resolve(import.meta.dirname, "../../docker-compose.yml");
 
-const stateFile = (config: Config) => join(config.INFRA_CACHE_DIR, "infra-state.json");
-
-export function readState(config: Config): InfraState {
-  const file = stateFile(config);
+export function readState(settings: Paths = infraSettings): InfraState {
+  const file = infraStateFile(settings.INFRA_CACHE_DIR);
   return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as InfraState) : {};
 }
 
-function writeState(config: Config, state: InfraState): void {
-  mkdirSync(config.INFRA_CACHE_DIR, { recursive: true });
-  writeFileSync(stateFile(config), `${JSON.stringify(state, null, 2)}\n`);
+function writeState(settings: Paths, state: InfraState): void {
+  mkdirSync(settings.INFRA_CACHE_DIR, { recursive: true });
+  writeFileSync(infraStateFile(settings.INFRA_CACHE_DIR), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export function dockerEngineAnswers(): boolean {
   return commandSucceeds("docker", ["info"], 5_000);
 }
 
-export function nativeBroker(config: Config): NativeKafkaBroker {
-  const [first = "127.0.0.1:9092"] = config.KAFKA_BROKERS;
+export function nativeBroker(
+  target: Pick<InfraTarget, "KAFKA_BROKERS" | "TOPIC_PARTITIONS">,
+  settings: Paths = infraSettings,
+): NativeKafkaBroker {
+  const [first = "127.0.0.1:9092"] = target.KAFKA_BROKERS;
   return new NativeKafkaBroker({
-    dir: join(config.INFRA_CACHE_DIR, "kafka", "broker"),
-    cacheDir: config.INFRA_CACHE_DIR,
+    dir: join(settings.INFRA_CACHE_DIR, "kafka", "broker"),
+    cacheDir: settings.INFRA_CACHE_DIR,
     port: Number(first.split(":")[1]),
-    controllerPort: config.KAFKA_CONTROLLER_PORT,
-    partitions: config.TOPIC_PARTITIONS,
+    controllerPort: settings.KAFKA_CONTROLLER_PORT,
+    partitions: target.TOPIC_PARTITIONS,
   });
 }
 
-function privatePostgres(config: Config, port: number): PrivatePostgres {
-  return new PrivatePostgres({ dir: join(config.INFRA_CACHE_DIR, "postgres"), port });
+function privatePostgres(settings: Paths, port: number): PrivatePostgres {
+  return new PrivatePostgres({ dir: join(settings.INFRA_CACHE_DIR, "postgres"), port });
 }
 
 export type Progress = (message: string) => void;
@@ -56,8 +94,12 @@ export type Progress = (message: string) => void;
  * Brings Kafka and PostgreSQL up: with Docker where an engine answers, natively elsewhere.
  * Idempotent: whatever already answers is used as it is. Returns the database URL to use.
  */
-export async function infraUp(config: Config, progress: Progress = () => {}): Promise<InfraState> {
-  const state = readState(config);
+export async function infraUp(
+  config: InfraTarget,
+  progress: Progress = () => {},
+  settings: Paths = infraSettings,
+): Promise<InfraState> {
+  const state = readState(settings);
   let kafkaUp = await kafkaAnswers(config.KAFKA_BROKERS);
   let postgresUp = await postgresAnswers(config.DATABASE_URL);
 
@@ -83,7 +125,7 @@ export async function infraUp(config: Config, progress: Progress = () => {}): Pr
       );
     }
     progress(`starting Apache Kafka ${KAFKA_VERSION} (KRaft, jars from Maven Central) on ${config.KAFKA_BROKERS[0]}`);
-    const broker = nativeBroker(config);
+    const broker = nativeBroker(config, settings);
     const pid = await broker.start();
     state.kafka = { pid, brokers: broker.brokers };
   }
@@ -93,7 +135,7 @@ export async function infraUp(config: Config, progress: Progress = () => {}): Pr
     const wanted = Number(new URL(databaseUrl).port || 5432);
     const port = state.postgres?.port ?? (await freePort(wanted));
     progress(`no PostgreSQL answers at ${new URL(databaseUrl).host}: starting a private cluster on 127.0.0.1:${port}`);
-    await privatePostgres(config, port).start();
+    await privatePostgres(settings, port).start();
     const url = new URL(databaseUrl);
     url.hostname = "127.0.0.1";
     url.port = String(port);
@@ -103,28 +145,32 @@ export async function infraUp(config: Config, progress: Progress = () => {}): Pr
     state.postgres = { url: databaseUrl, port, startedByUs: true };
   }
   await ensureDatabase(databaseUrl);
-  writeState(config, state);
+  writeState(settings, state);
   return state;
 }
 
 /** Stops only what infraUp started; data directories stay, so a later up finds every message and row. */
-export async function infraDown(config: Config, progress: Progress = () => {}): Promise<void> {
-  const state = readState(config);
+export async function infraDown(
+  config: Pick<InfraTarget, "KAFKA_BROKERS" | "TOPIC_PARTITIONS">,
+  progress: Progress = () => {},
+  settings: Paths = infraSettings,
+): Promise<void> {
+  const state = readState(settings);
   if (state.kafka) {
     progress(`stopping the Kafka broker (pid ${state.kafka.pid})`);
-    await nativeBroker(config).stop();
+    await nativeBroker(config, settings).stop();
     state.kafka = undefined;
   }
   if (state.postgres?.startedByUs) {
     progress(`stopping the private PostgreSQL on port ${state.postgres.port}`);
-    await privatePostgres(config, state.postgres.port).stop();
+    await privatePostgres(settings, state.postgres.port).stop();
   }
   if (state.docker) {
     progress("docker compose stop");
     spawnSync("docker", ["compose", "-f", COMPOSE_FILE, "stop"], { stdio: "inherit" });
     state.docker = undefined;
   }
-  writeState(config, state);
+  writeState(settings, state);
 }
 
 export interface InfraStatus {
@@ -132,9 +178,9 @@ export interface InfraStatus {
   postgres: { url: string; answering: boolean; managedBy: string };
 }
 
-export async function infraStatus(config: Config): Promise<InfraStatus> {
-  const state = readState(config);
-  const broker = nativeBroker(config);
+export async function infraStatus(config: InfraTarget, settings: Paths = infraSettings): Promise<InfraStatus> {
+  const state = readState(settings);
+  const broker = nativeBroker(config, settings);
   const kafkaManager = state.docker
     ? "docker compose"
     : broker.pid
@@ -143,7 +189,7 @@ export async function infraStatus(config: Config): Promise<InfraStatus> {
   const postgresManager = state.docker
     ? "docker compose"
     : state.postgres?.startedByUs
-      ? `private cluster under ${join(config.INFRA_CACHE_DIR, "postgres")}`
+      ? `private cluster under ${join(settings.INFRA_CACHE_DIR, "postgres")}`
       : "external server (not started by this project)";
   return {
     kafka: { brokers: config.KAFKA_BROKERS, answering: await kafkaAnswers(config.KAFKA_BROKERS), managedBy: kafkaManager },

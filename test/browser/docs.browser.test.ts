@@ -4,8 +4,8 @@ import { join } from "node:path";
 import type { KafkaMessage } from "kafkajs";
 import { type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Accepted } from "../../lib/api-schemas.js";
-import { ensureTopics } from "../../lib/kafka/client.js";
+import { Accepted } from "../../lib/docs/api-schemas.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getDb } from "../../lib/db/client.js";
 import { type NewTransactionRow, transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
-import { disconnectProducer, ensureTopics } from "../../lib/kafka/client.js";
-import { freePort } from "../../scripts/infra/postgres.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { disconnectProducer } from "../../lib/kafka/producer.js";
+import { freePort } from "../../scripts/infra/index.js";
 import { readTopic as readTopicFrom, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 

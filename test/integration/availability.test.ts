@@ -2,8 +2,8 @@ import { randomInt, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthResponse } from "../../lib/health.js";
 import { idForKey } from "../../lib/idempotency.js";
-import { ensureTopics } from "../../lib/kafka/client.js";
-import { freePort } from "../../scripts/infra/postgres.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { freePort } from "../../scripts/infra/index.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 

@@ -11,10 +11,10 @@ import { v7 as uuidv7 } from "uuid";
 import { afterAll, describe, expect, it } from "vitest";
 import { handler } from "../../handlers/consume.js";
 import { config } from "../../lib/config.js";
-import { persistMskEvent } from "../../lib/consume.js";
+import { persistMskEvent } from "../../lib/consumer/persist.js";
 import { closeDb, type Database, getPool } from "../../lib/db/client.js";
 import * as schema from "../../lib/db/schema.js";
-import { disconnectProducer } from "../../lib/kafka/client.js";
+import { disconnectProducer } from "../../lib/kafka/producer.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -4,11 +4,11 @@ import { resolve } from "node:path";
 import { promisify } from "node:util";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Accepted, Problem, ReportPage } from "../../lib/api-schemas.js";
-import { ensureTopics } from "../../lib/kafka/client.js";
-import { openApiDocument } from "../../lib/openapi.js";
-import { SummaryResponse } from "../../lib/summary.js";
-import { SWAGGER_UI_ASSETS } from "../../lib/swagger-ui.js";
+import { Accepted, Problem, ReportPage } from "../../lib/docs/api-schemas.js";
+import { openApiDocument } from "../../lib/docs/openapi.js";
+import { SWAGGER_UI_ASSETS } from "../../lib/docs/swagger-ui.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { SummaryResponse } from "../../lib/reports/summary.js";
 import { uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 

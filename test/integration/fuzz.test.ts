@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTopics } from "../../lib/kafka/client.js";
-import { readPaysimCsv } from "../../lib/paysim/csv.js";
-import { SeededRandom } from "../../lib/paysim/random.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { readPaysimCsv } from "../../scripts/paysim/csv.js";
+import { SeededRandom } from "../../scripts/paysim/random.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 import { PAYSIM_SAMPLE } from "../support/sample.js";

@@ -8,7 +8,8 @@ import { transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
 import { fingerprintOf, idForKey } from "../../lib/idempotency.js";
 import { parseTransaction, parseTransactions } from "../../lib/ingest.js";
-import { disconnectProducer, ensureTopics } from "../../lib/kafka/client.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { disconnectProducer } from "../../lib/kafka/producer.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 

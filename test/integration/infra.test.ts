@@ -6,8 +6,8 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
-import { ensureTopics } from "../../lib/kafka/client.js";
-import { freePort, withDatabase } from "../../scripts/infra/postgres.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { freePort, withDatabase } from "../../scripts/infra/index.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 const run = promisify(execFile);

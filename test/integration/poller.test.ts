@@ -6,9 +6,8 @@ import type { Admin, Producer } from "kafkajs";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getPool } from "../../lib/db/client.js";
-import { disconnectProducer } from "../../lib/kafka/client.js";
-import { loadHandler } from "../../lib/offline-kafka/handler.js";
-import { type BatchInvoker, KafkaPoller, type PollerDefinition } from "../../lib/offline-kafka/poller.js";
+import { disconnectProducer } from "../../lib/kafka/producer.js";
+import { type BatchInvoker, KafkaPoller, loadHandler, type PollerDefinition } from "../../plugins/offline-kafka/index.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");

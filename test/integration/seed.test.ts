@@ -9,9 +9,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import * as schema from "../../lib/db/schema.js";
-import { PaysimFileError } from "../../lib/paysim/csv.js";
-import { seedIdOf, seedTransactions } from "../../lib/seed.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/postgres.js";
+import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { PaysimFileError } from "../../scripts/paysim/csv.js";
+import { seedIdOf, seedTransactions } from "../../scripts/seed/historical.js";
 import { csvLines, differences, storedRows } from "../support/paysim-exact.js";
 import { PAYSIM_SAMPLE } from "../support/sample.js";
 

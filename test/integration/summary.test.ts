@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getDb } from "../../lib/db/client.js";
 import { type NewTransactionRow, transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
-import { type Summary, SummaryResponse } from "../../lib/summary.js";
+import { type Summary, SummaryResponse } from "../../lib/reports/summary.js";
 import {
   TRANSACTION_STATUSES,
   TRANSACTION_TYPES,

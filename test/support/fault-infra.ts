@@ -6,8 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin } from "kafkajs";
 import pg from "pg";
 import { migrateDatabase } from "../../lib/db/client.js";
-import { NativeKafkaBroker } from "../../scripts/infra/kafka-broker.js";
-import { ensureDatabase, freePort, PrivatePostgres, withDatabase } from "../../scripts/infra/postgres.js";
+import { ensureDatabase, freePort, NativeKafkaBroker, PrivatePostgres, withDatabase } from "../../scripts/infra/index.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 

@@ -1,8 +1,14 @@
+import "../../scripts/infra/local-env.js";
 import { loadConfig } from "../../lib/config.js";
 import { migrateDatabase } from "../../lib/db/client.js";
-import { infraUp, nativeBroker } from "../../scripts/infra/index.js";
-import { kafkaAnswers } from "../../scripts/infra/kafka-broker.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/postgres.js";
+import {
+  applyRecordedDatabaseUrl,
+  ensureDatabase,
+  infraUp,
+  kafkaAnswers,
+  nativeBroker,
+  withDatabase,
+} from "../../scripts/infra/index.js";
 
 /**
  * Brings up the real broker and database when they are not reachable, and points every test process
@@ -17,6 +23,7 @@ export async function setup(): Promise<void> {
   await infraUp(base, (message) => console.log(`[test infra] ${message}`));
   startedBroker = !brokerWasUp;
   // Re-read: infra:up may have recorded the URL of a private PostgreSQL it started.
+  applyRecordedDatabaseUrl();
   const testDatabaseUrl = withDatabase(loadConfig().DATABASE_URL, "txlog_test");
   process.env.DATABASE_URL = testDatabaseUrl;
   process.env.TRANSACTIONS_TOPIC ??= "test.transactions";

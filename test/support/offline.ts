@@ -4,7 +4,7 @@ import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../../lib/config.js";
-import { freePort } from "../../scripts/infra/postgres.js";
+import { freePort } from "../../scripts/infra/index.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
 const SERVERLESS_BIN = join(REPO_ROOT, "node_modules/serverless/bin/serverless.js");

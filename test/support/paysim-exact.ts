@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type pg from "pg";
-import { toPlainDecimal } from "../../lib/decimal.js";
+import { toPlainDecimal } from "../../lib/money.js";
 
 /** A stored transaction with every column as PostgreSQL prints it (NUMERIC as text, never a JS number). */
 export interface StoredText {

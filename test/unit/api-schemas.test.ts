@@ -1,10 +1,10 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
-import { Problem as ProblemSchema, type ReportPage, StoredTransaction } from "../../lib/api-schemas.js";
 import type { TransactionRow } from "../../lib/db/schema.js";
-import { HttpError, InvalidInputError } from "../../lib/http/errors.js";
-import { type Problem, problemResponse } from "../../lib/http/middleware.js";
-import { type ReportPage as ReportPageType, type TransactionView, toView } from "../../lib/reports.js";
+import { Problem as ProblemSchema, type ReportPage, StoredTransaction } from "../../lib/docs/api-schemas.js";
+import { InvalidInputError, TransactionLogUnavailableError } from "../../lib/errors.js";
+import { type Problem, problemOf, problemResponse } from "../../lib/http/problem.js";
+import { type ReportPage as ReportPageType, type TransactionView, toView } from "../../lib/reports/list.js";
 
 /**
  * The handlers declare their response shapes as TypeScript interfaces; the document uses these zod
@@ -48,10 +48,10 @@ describe("the response schemas of the OpenAPI document", () => {
   it("accept the problem responses the error middleware builds", () => {
     for (const error of [
       new InvalidInputError("body", [{ field: "amount", reason: "must not be negative" }]),
-      new HttpError(503, "the transaction log is temporarily unavailable; retry later"),
-      new HttpError(500, "secret internals"),
+      new TransactionLogUnavailableError("connect ECONNREFUSED"),
+      new Error("secret internals"),
     ]) {
-      const body = JSON.parse(problemResponse(error).body);
+      const body = JSON.parse(problemResponse(problemOf(error)).body);
       expect(ProblemSchema.safeParse(body).error?.issues ?? []).toEqual([]);
     }
   });

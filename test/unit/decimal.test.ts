@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DecimalFormatError, toPlainDecimal } from "../../lib/decimal.js";
+import { DecimalFormatError, toPlainDecimal } from "../../lib/money.js";
 
 describe("toPlainDecimal", () => {
   it.each([

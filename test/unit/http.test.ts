@@ -1,10 +1,16 @@
 import type { APIGatewayProxyEvent, Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { fieldPath, HttpError, InvalidInputError, issuesFromZod } from "../../lib/http/errors.js";
+import {
+  IdempotencyConflictError,
+  InvalidInputError,
+  NotFoundError,
+  RequestInFlightError,
+  TransactionLogUnavailableError,
+} from "../../lib/errors.js";
 import { jsonBodyRoute, jsonResponse, route } from "../../lib/http/handler.js";
-import { toHttpError } from "../../lib/http/middleware.js";
-import { BrokerUnavailableError } from "../../lib/kafka/client.js";
+import { problemOf } from "../../lib/http/problem.js";
+import { fieldPath, issuesFromZod } from "../../lib/validation.js";
 
 /** The Middy chains run here with hand-made API Gateway events: no server, no network. */
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
@@ -121,7 +127,7 @@ describe("the one error middleware", () => {
   });
 
   it("answers 503 with Retry-After when Kafka is unavailable", async () => {
-    const response = await call(failing(new BrokerUnavailableError("connect ECONNREFUSED 127.0.0.1:9")), event());
+    const response = await call(failing(new TransactionLogUnavailableError("connect ECONNREFUSED 127.0.0.1:9")), event());
     expect(response.statusCode).toBe(503);
     expect(Number(response.headers?.["Retry-After"])).toBeGreaterThan(0);
     // The broker's address stays internal.
@@ -134,9 +140,16 @@ describe("the one error middleware", () => {
     expect(response.json).toEqual({ status: 500, error: "Internal Server Error", message: "internal error" });
   });
 
-  it("keeps an HttpError's status, headers and exposure", () => {
-    const error = new HttpError(404, "no such thing", { headers: { "X-A": "1" } });
-    expect(toHttpError(error)).toBe(error);
-    expect(new HttpError(502, "upstream secret").expose).toBe(false);
+  it("maps each domain error to its status and headers in one table; Middy's errors by statusCode and expose", () => {
+    expect(problemOf(new NotFoundError("no such thing"))).toEqual({ status: 404, message: "no such thing" });
+    expect(problemOf(new RequestInFlightError("Idempotency-Key", 1))).toMatchObject({
+      status: 409,
+      headers: { "Retry-After": "1" },
+    });
+    expect(problemOf(new IdempotencyConflictError("Idempotency-Key")).status).toBe(422);
+    const middyError = Object.assign(new Error("upstream secret"), { statusCode: 502, expose: false });
+    expect(problemOf(middyError)).toEqual({ status: 502, message: "internal error" });
+    const middyClientError = Object.assign(new Error("Unsupported thing"), { statusCode: 406, expose: true });
+    expect(problemOf(middyClientError)).toEqual({ status: 406, message: "Unsupported thing" });
   });
 });

@@ -1,16 +1,40 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { HttpError } from "../../lib/http/errors.js";
+import { IdempotencyConflictError, RequestInFlightError } from "../../lib/errors.js";
+import { headerValues } from "../../lib/http/headers.js";
+import { problemOf } from "../../lib/http/problem.js";
 import {
-  acceptIdempotent,
+  claimIdempotencyKey,
   fingerprintOf,
   forgetRememberedKeys,
-  IdempotencyKeyReusedError,
-  IdempotentRequestInFlightError,
-  idempotencyKeyValues,
+  type IdempotentRequest,
   idForKey,
   parseIdempotencyKey,
+  type StoredFingerprints,
 } from "../../lib/idempotency.js";
 import { parseTransaction } from "../../lib/ingest.js";
+
+const IdempotencyKeyReusedError = IdempotencyConflictError;
+const IdempotentRequestInFlightError = RequestInFlightError;
+const idempotencyKeyValues = (event: Parameters<typeof headerValues>[0]) => headerValues(event, "Idempotency-Key");
+
+/** The claim as lib/ingest.ts uses it: replay, or produce then report accepted / abandoned. */
+async function acceptIdempotent(
+  request: IdempotentRequest,
+  produce: (ids: string[], fingerprint: string) => Promise<void>,
+  lookup: StoredFingerprints,
+): Promise<{ ids: string[]; fingerprint: string; replayed: boolean }> {
+  const fingerprint = fingerprintOf(request.route, request.items);
+  const claim = await claimIdempotencyKey(request, lookup);
+  if (claim.replayed) return { ids: claim.ids, fingerprint, replayed: true };
+  try {
+    await produce(claim.ids, claim.fingerprint);
+  } catch (error) {
+    claim.abandoned();
+    throw error;
+  }
+  claim.accepted();
+  return { ids: claim.ids, fingerprint: claim.fingerprint, replayed: false };
+}
 
 const row = {
   step: 1,
@@ -28,7 +52,7 @@ function statusOf(run: () => unknown): number | undefined {
   try {
     run();
   } catch (error) {
-    return error instanceof HttpError ? error.status : -1;
+    return problemOf(error).status;
   }
   return undefined;
 }

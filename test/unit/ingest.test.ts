@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../../lib/http/errors.js";
+import { InvalidInputError } from "../../lib/errors.js";
+import { problemOf } from "../../lib/http/problem.js";
 import { parseTransaction, parseTransactions, toMessage } from "../../lib/ingest.js";
 import { TransactionMessage } from "../../lib/transaction.js";
 
@@ -23,7 +24,7 @@ function issuesOf(run: () => unknown) {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidInputError);
-    return { status: (error as InvalidInputError).status, issues: (error as InvalidInputError).issues };
+    return { status: problemOf(error).status, issues: (error as InvalidInputError).issues };
   }
   throw new Error("expected InvalidInputError");
 }

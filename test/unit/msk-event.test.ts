@@ -2,14 +2,9 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { MSKEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import {
-  classifyRecord,
-  isPoison,
-  MAX_RECORD_BYTES,
-  partitionRanges,
-  toDeadLetterMessage,
-  toTransactionRow,
-} from "../../lib/consume.js";
+import { classifyRecord, isPoison, MAX_RECORD_BYTES } from "../../lib/consumer/classify.js";
+import { toDeadLetterMessage } from "../../lib/consumer/dead-letters.js";
+import { partitionRanges, toTransactionRow } from "../../lib/consumer/persist.js";
 import { buildMskEvent, type DecodedRecord, decodeMskEvent } from "../../lib/kafka/msk-event.js";
 
 const fixture = JSON.parse(readFileSync(resolve(import.meta.dirname, "../fixtures/msk-event.json"), "utf8")) as MSKEvent;

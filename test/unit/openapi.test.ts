@@ -2,8 +2,8 @@ import SwaggerParser from "@apidevtools/swagger-parser";
 import type { RouteConfig } from "@asteasolutions/zod-to-openapi";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { documentedRoutes, openApiDocument } from "../../lib/openapi.js";
-import { SummaryResponse } from "../../lib/summary.js";
+import { documentedRoutes, openApiDocument } from "../../lib/docs/openapi.js";
+import { SummaryResponse } from "../../lib/reports/summary.js";
 
 interface Example {
   where: string;
@@ -93,5 +93,12 @@ describe("the OpenAPI document", () => {
       expect(parts.reduce((sum, part) => sum + part.count, 0)).toBe(example.count);
       expect(parts.reduce((sum, part) => sum + cents(part.amount), 0n)).toBe(cents(example.amount));
     }
+  });
+});
+
+describe("the document's version", () => {
+  it("is the package's version", async () => {
+    const { default: packageJson } = await import("../../package.json", { with: { type: "json" } });
+    expect(openApiDocument("/").info.version).toBe(packageJson.version);
   });
 });

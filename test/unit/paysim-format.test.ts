@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { toPlainDecimal } from "../../lib/decimal.js";
-import { centsToDecimal } from "../../lib/paysim/generator.js";
-import { formatJavaDouble } from "../../lib/paysim/java-double.js";
+import { toPlainDecimal } from "../../lib/money.js";
+import { centsToDecimal } from "../../scripts/paysim/generator.js";
+import { formatJavaDouble } from "../../scripts/paysim/java-double.js";
 import { PAYSIM_SAMPLE } from "../support/sample.js";
 
 const SAMPLE = PAYSIM_SAMPLE;

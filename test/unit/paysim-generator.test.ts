@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { toPlainDecimal } from "../../lib/decimal.js";
-import { parsePaysimRecord } from "../../lib/paysim/csv.js";
-import { centsToDecimal, type GeneratedRow, generatePaysimRows, toCsvLine } from "../../lib/paysim/generator.js";
-import { SAMPLE_ROWS_PER_HOUR } from "../../lib/paysim/model.js";
+import { toPlainDecimal } from "../../lib/money.js";
 import type { TransactionType } from "../../lib/transaction.js";
+import { parsePaysimRecord } from "../../scripts/paysim/csv.js";
+import { centsToDecimal, type GeneratedRow, generatePaysimRows, toCsvLine } from "../../scripts/paysim/generator.js";
+import { SAMPLE_ROWS_PER_HOUR } from "../../scripts/paysim/model.js";
 
 /**
  * The generated data against the figures documented for the real sample

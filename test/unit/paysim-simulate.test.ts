@@ -1,9 +1,9 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { paysimBody } from "../../lib/paysim/csv.js";
-import { acceptedIdsOf, fingerprintOf, simulate } from "../../lib/simulate/run.js";
-import { Pacer, percentile, Semaphore, summarize } from "../../lib/simulate/stats.js";
 import { TransactionInput } from "../../lib/transaction.js";
+import { paysimBody } from "../../scripts/paysim/csv.js";
+import { acceptedIdsOf, fingerprintOf, simulate } from "../../scripts/simulate/run.js";
+import { Pacer, percentile, Semaphore, summarize } from "../../scripts/simulate/stats.js";
 import { PAYSIM_SAMPLE } from "../support/sample.js";
 
 const SAMPLE = PAYSIM_SAMPLE;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../../lib/http/errors.js";
-import { decodeCursor, encodeCursor, parseReportsQuery, parseTransactionId } from "../../lib/reports.js";
+import { InvalidInputError } from "../../lib/errors.js";
+import { problemOf } from "../../lib/http/problem.js";
+import { decodeCursor, encodeCursor, parseReportsQuery, parseTransactionId } from "../../lib/reports/list.js";
 
 describe("cursors", () => {
   it("round-trip a (receivedAt, id) position and reject anything else", () => {
@@ -41,7 +42,7 @@ describe("parseReportsQuery", () => {
       throw new Error("expected InvalidInputError");
     } catch (error) {
       expect(error).toBeInstanceOf(InvalidInputError);
-      expect((error as InvalidInputError).status).toBe(400);
+      expect(problemOf(error).status).toBe(400);
       expect((error as InvalidInputError).issues?.map((issue) => issue.field)).toEqual([field]);
     }
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readSwaggerUiAsset, SWAGGER_UI_ASSETS, swaggerUiPage } from "../../lib/swagger-ui.js";
+import { readSwaggerUiAsset, SWAGGER_UI_ASSETS, swaggerUiPage } from "../../lib/docs/swagger-ui.js";
 
 describe("Swagger UI page", () => {
   it("loads the document and the assets from the given paths only", () => {

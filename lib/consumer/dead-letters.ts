@@ -1,0 +1,94 @@
+import type { IHeaders, Message } from "kafkajs";
+import type { Database } from "../db/client.js";
+import { deadLetters } from "../db/schema.js";
+import { ensureTopics } from "../kafka/admin.js";
+import { produce } from "../kafka/producer.js";
+import { type PoisonRecord, safeText } from "./classify.js";
+
+/** Dead-letter rows per INSERT: 7 parameters a row stays far below PostgreSQL's 65,535 bind parameters. */
+export const MAX_DEAD_LETTERS_PER_INSERT = 1_000;
+/**
+ * Largest dead-letter message produced whole. The broker refuses messages over message.max.bytes (1 MiB by
+ * default), and a dead letter adds headers to a record that may already be near it: above this size the
+ * topic copy carries a reference instead of the value (the table keeps the original bytes, base64).
+ */
+export const MAX_DEAD_LETTER_MESSAGE_BYTES = 512 * 1024;
+/** Original headers and keys are cut to this many characters in the table (the topic copy keeps them as bytes). */
+const MAX_KEY_CHARS = 1_000;
+
+const headerBytes = (headers: IHeaders) =>
+  Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + Buffer.byteLength(String(value ?? "")), 0);
+
+/** The dead-letter message: the original key and value bytes, the reason and the source in headers. */
+export function toDeadLetterMessage({ record, reason, detail }: PoisonRecord): Message {
+  const context: IHeaders = {
+    "dead-letter-reason": reason,
+    "dead-letter-detail": detail,
+    "source-topic": record.topic,
+    "source-partition": String(record.partition),
+    "source-offset": String(record.offset),
+    "source-timestamp": String(record.timestamp),
+  };
+  const whole: Message = { key: record.key, value: record.value, headers: { ...record.headers, ...context } };
+  const bytes = record.value.length + Buffer.byteLength(record.key ?? "") + headerBytes(whole.headers as IHeaders);
+  if (reason !== "oversized" && bytes <= MAX_DEAD_LETTER_MESSAGE_BYTES) return whole;
+  // Too large to send again: a reference to the table row, which holds the value.
+  return {
+    key: record.key && Buffer.byteLength(record.key) <= MAX_KEY_CHARS ? record.key : null,
+    value: null,
+    headers: {
+      ...context,
+      "dead-letter-value": `omitted (${bytes} bytes with headers); the original is in dead_letters (topic, partition, offset)`,
+    },
+  };
+}
+
+/** The dead_letters rows of poison records: the raw value base64, text columns made safe for PostgreSQL. */
+export function toDeadLetterRows(poison: PoisonRecord[]): (typeof deadLetters.$inferInsert)[] {
+  return poison.map(({ record, reason, detail }) => ({
+    topic: safeText(record.topic, MAX_KEY_CHARS),
+    partition: record.partition,
+    offset: record.offset,
+    key: record.key === null ? null : safeText(record.key, MAX_KEY_CHARS),
+    value: record.value.toString("base64"),
+    reason,
+    detail: safeText(detail),
+  }));
+}
+
+/** Inserts the dead letters (a redelivered offset adds none), in statements under the parameter limit. */
+export async function insertDeadLetters(db: Pick<Database, "insert">, poison: PoisonRecord[]): Promise<void> {
+  const rows = toDeadLetterRows(poison);
+  for (let start = 0; start < rows.length; start += MAX_DEAD_LETTERS_PER_INSERT) {
+    await db
+      .insert(deadLetters)
+      .values(rows.slice(start, start + MAX_DEAD_LETTERS_PER_INSERT))
+      .onConflictDoNothing({ target: [deadLetters.topic, deadLetters.partition, deadLetters.offset] });
+  }
+}
+
+const topicsReady = new Map<string, Promise<unknown>>();
+
+/** Created once per process the first time a record is dead-lettered to it (the producer never auto-creates topics). */
+function ensureDeadLetterTopic(topic: string): Promise<unknown> {
+  let ready = topicsReady.get(topic);
+  if (!ready) {
+    ready = ensureTopics([topic]).catch((error) => {
+      topicsReady.delete(topic);
+      throw error;
+    });
+    topicsReady.set(topic, ready);
+  }
+  return ready;
+}
+
+/**
+ * Produces the dead letters to `topic` (created on first use); resolves once the broker acknowledged them.
+ * One produce call per message: the producer coalesces calls up to its send size, never past it, so large
+ * dead letters never add up to a request the broker refuses.
+ */
+export async function publishDeadLetters(topic: string, poison: PoisonRecord[]): Promise<void> {
+  if (poison.length === 0) return;
+  await ensureDeadLetterTopic(topic);
+  await Promise.all(poison.map((one) => produce(topic, [toDeadLetterMessage(one)])));
+}

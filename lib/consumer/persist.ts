@@ -1,0 +1,173 @@
+import type { MSKEvent } from "aws-lambda";
+import { config } from "../config.js";
+import { type Database, getDb } from "../db/client.js";
+import type { NewTransactionRow, TransactionRow } from "../db/schema.js";
+import { insertNewTransactions, readStoredRows } from "../db/transactions.js";
+import type { DecodedRecord } from "../kafka/msk-event.js";
+import { logger } from "../logger.js";
+import { toPlainDecimal } from "../money.js";
+import { decodeBatch, type PoisonRecord, type ValidRecord } from "./classify.js";
+import { insertDeadLetters, publishDeadLetters } from "./dead-letters.js";
+
+const log = logger.child({ component: "consume" });
+
+export interface PartitionRange {
+  count: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/** What one batch did; the handler returns it and logs it as one line. */
+export interface BatchSummary {
+  count: number;
+  valid: number;
+  inserted: number;
+  duplicates: number;
+  deadLettered: number;
+  /** Keyed like the MSK event: "<topic>-<partition>". */
+  partitions: Record<string, PartitionRange>;
+  ms: number;
+}
+
+/** A valid message as a row: status Completed, its Kafka coordinates; persisted_at is the storing transaction's now(). */
+export function toTransactionRow({ record, message }: ValidRecord): NewTransactionRow {
+  return {
+    id: message.id,
+    ...message.transaction,
+    status: "Completed",
+    receivedAt: new Date(message.receivedAt),
+    kafkaTopic: record.topic,
+    kafkaPartition: record.partition,
+    kafkaOffset: record.offset,
+    idempotencyFingerprint: message.fingerprint,
+  };
+}
+
+export function partitionRanges(records: DecodedRecord[]): Record<string, PartitionRange> {
+  const ranges: Record<string, PartitionRange> = {};
+  for (const { topic, partition, offset } of records) {
+    const name = `${topic}-${partition}`;
+    const range = ranges[name];
+    if (!range) ranges[name] = { count: 1, firstOffset: offset, lastOffset: offset };
+    else {
+      range.count += 1;
+      range.firstOffset = Math.min(range.firstOffset, offset);
+      range.lastOffset = Math.max(range.lastOffset, offset);
+    }
+  }
+  return ranges;
+}
+
+/** The stored row's transaction, in the message's canonical form (money as plain decimals), to compare. */
+function storedContent(row: TransactionRow): string {
+  return JSON.stringify([
+    row.step,
+    row.type,
+    toPlainDecimal(row.amount),
+    row.nameOrig,
+    toPlainDecimal(row.oldbalanceOrg),
+    toPlainDecimal(row.newbalanceOrig),
+    row.nameDest,
+    toPlainDecimal(row.oldbalanceDest),
+    toPlainDecimal(row.newbalanceDest),
+    row.isFraud,
+    row.isFlaggedFraud,
+  ]);
+}
+
+function messageContent({ transaction: t }: ValidRecord["message"]): string {
+  return JSON.stringify([
+    t.step,
+    t.type,
+    t.amount,
+    t.nameOrig,
+    t.oldbalanceOrg,
+    t.newbalanceOrig,
+    t.nameDest,
+    t.oldbalanceDest,
+    t.newbalanceDest,
+    t.isFraud,
+    t.isFlaggedFraud,
+  ]);
+}
+
+/**
+ * Of the valid records whose id was already stored, the ones that are not a redelivery of the same
+ * transaction: with an Idempotency-Key, another fingerprint (the key was reused with another body);
+ * without one, other content under the same id. They are dead-lettered, never silently skipped.
+ */
+async function findConflicts(db: Pick<Database, "select">, repeated: ValidRecord[]): Promise<PoisonRecord[]> {
+  const stored = await readStoredRows(db, [...new Set(repeated.map(({ message }) => message.id))]);
+  const conflicts: PoisonRecord[] = [];
+  for (const candidate of repeated) {
+    const { record, message } = candidate;
+    const row = stored.get(message.id);
+    if (!row) continue;
+    if (message.fingerprint !== undefined || row.idempotencyFingerprint !== null) {
+      if (row.idempotencyFingerprint !== (message.fingerprint ?? null)) {
+        conflicts.push({
+          record,
+          reason: "idempotency-conflict",
+          detail: `id ${message.id} is stored with another request body under the same Idempotency-Key`,
+        });
+      }
+    } else if (storedContent(row) !== messageContent(message)) {
+      conflicts.push({ record, reason: "id-conflict", detail: `id ${message.id} is stored with other content` });
+    }
+  }
+  return conflicts;
+}
+
+export interface ConsumeOptions {
+  db?: Database;
+  deadLetterTopic?: string;
+}
+
+/**
+ * The consume function's domain step: MSK event -> decode and validate each record -> one database
+ * transaction that inserts the valid rows (ON CONFLICT (id) DO NOTHING, chunks of <= 3,000 rows) and
+ * the poison records' dead letters (ON CONFLICT (topic, partition, offset) DO NOTHING) -> produce the
+ * dead letters. Idempotent: delivering the same batch again stores nothing twice.
+ * Throws on database or broker errors, so the caller (Lambda or the local poller) retries the batch.
+ */
+export async function persistMskEvent(event: MSKEvent, options: ConsumeOptions = {}): Promise<BatchSummary> {
+  const started = performance.now();
+  const db = options.db ?? getDb();
+  const deadLetterTopic = options.deadLetterTopic ?? config.DEAD_LETTER_TOPIC;
+
+  const { records, valid, poison } = decodeBatch(event);
+  for (const { record, reason, detail } of poison) {
+    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "poison record");
+  }
+
+  let inserted = 0;
+  const conflicts: PoisonRecord[] = [];
+  if (records.length > 0) {
+    await db.transaction(async (tx) => {
+      const newIds = await insertNewTransactions(tx, valid.map(toTransactionRow));
+      inserted = newIds.size;
+      const repeated = valid.filter(({ message }) => !newIds.has(message.id));
+      if (repeated.length > 0) conflicts.push(...(await findConflicts(tx, repeated)));
+      await insertDeadLetters(tx, [...poison, ...conflicts]);
+    });
+  }
+  for (const { record, reason, detail } of conflicts) {
+    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "conflicting record");
+  }
+  log.debug({ stored: valid.map(({ message }) => message.id) }, "saved to DB");
+  // After the commit: a produce failure retries the batch, and the inserts above are idempotent.
+  // Every poison record of the batch is produced again on redelivery, so the topic has each at least once.
+  await publishDeadLetters(deadLetterTopic, [...poison, ...conflicts]);
+
+  const summary: BatchSummary = {
+    count: records.length,
+    valid: valid.length,
+    inserted,
+    duplicates: valid.length - inserted - conflicts.length,
+    deadLettered: poison.length + conflicts.length,
+    partitions: partitionRanges(records),
+    ms: Math.round(performance.now() - started),
+  };
+  log.info(summary, "batch persisted");
+  return summary;
+}

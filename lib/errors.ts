@@ -1,0 +1,65 @@
+/**
+ * The domain's errors: plain typed classes named for what went wrong, with no HTTP in them. The HTTP
+ * layer decides statuses in one table (lib/http/problem.ts); the consumer and scripts read them as they are.
+ */
+
+/** One thing wrong with an input: where (a body path like "[3].amount", a query parameter) and why. */
+export interface FieldIssue {
+  field: string;
+  reason: string;
+}
+
+/** Where invalid input came from: a body that parses but is wrong, or a bad query, path or header. */
+export type InputLocation = "body" | "query" | "path" | "header";
+
+/** The base of every error this project throws on purpose. */
+export class TxlogError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Input that does not satisfy its schema; `issues` name each field and reason. */
+export class InvalidInputError extends TxlogError {
+  readonly location: InputLocation;
+  readonly issues: FieldIssue[];
+  constructor(location: InputLocation, issues: FieldIssue[], message?: string) {
+    super(message ?? (location === "body" ? "the request body is invalid" : `invalid ${location} parameters`));
+    this.location = location;
+    this.issues = issues;
+  }
+}
+
+/** Nothing is stored under the name or id asked for (yet). */
+export class NotFoundError extends TxlogError {}
+
+/** An Idempotency-Key was used before with a different request body. */
+export class IdempotencyConflictError extends TxlogError {
+  readonly issues: FieldIssue[];
+  constructor(header: string) {
+    super(`this ${header} was already used with a different request; use a new key for a new request`);
+    this.issues = [{ field: header, reason: "already used with a different request body" }];
+  }
+}
+
+/** The first request with an Idempotency-Key is still being produced; the retry should wait. */
+export class RequestInFlightError extends TxlogError {
+  readonly retryAfterSeconds: number;
+  constructor(header: string, retryAfterSeconds: number) {
+    super(`a request with this ${header} is still being processed; retry shortly`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Kafka did not acknowledge in time or refused: nothing was accepted, the client may retry. */
+export class TransactionLogUnavailableError extends TxlogError {}
+
+/** Something did not answer within its budget. */
+export class TimeoutError extends TxlogError {
+  readonly ms: number;
+  constructor(what: string, ms: number) {
+    super(`${what} took longer than ${ms} ms`);
+    this.ms = ms;
+  }
+}

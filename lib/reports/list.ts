@@ -1,0 +1,165 @@
+import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
+import { type Database, getDb } from "../db/client.js";
+import { type TransactionRow, transactions } from "../db/schema.js";
+import { InvalidInputError, NotFoundError } from "../errors.js";
+import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
+import { invalidInput } from "../validation.js";
+
+export const DEFAULT_REPORT_LIMIT = 100;
+export const MAX_REPORT_LIMIT = 1_000;
+
+/** A stored transaction as the API shows it; money as the exact NUMERIC(18, 2) text ("181.00"). */
+export interface TransactionView {
+  id: string;
+  step: number;
+  type: TransactionRow["type"];
+  amount: string;
+  nameOrig: string;
+  oldbalanceOrg: string;
+  newbalanceOrig: string;
+  nameDest: string;
+  oldbalanceDest: string;
+  newbalanceDest: string;
+  isFraud: boolean;
+  isFlaggedFraud: boolean;
+  status: TransactionRow["status"];
+  receivedAt: string;
+  persistedAt: string;
+  /** Where the consumer read it; null for seeded (Historical) rows. */
+  kafka: { topic: string; partition: number; offset: number } | null;
+}
+
+export interface ReportPage {
+  items: TransactionView[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The keyset position after which the next page starts: the last item's (receivedAt, id). */
+interface CursorPosition {
+  receivedAt: string;
+  id: string;
+}
+
+const CursorPosition = z.tuple([z.iso.datetime({ offset: true }), z.uuid()]);
+
+/** Opaque to clients: base64url of [receivedAt, id]. */
+export function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify([position.receivedAt, position.id])).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): CursorPosition | undefined {
+  try {
+    const parsed = CursorPosition.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    return parsed.success ? { receivedAt: parsed.data[0], id: parsed.data[1] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const BooleanParam = z.enum(["true", "false"], { error: "expected true or false" }).transform((value) => value === "true");
+
+/** GET /reports query parameters. Unknown ones are rejected, so a typo never silently returns everything. */
+export const ReportsQuery = z.strictObject({
+  limit: z.coerce
+    .number({ error: "expected an integer" })
+    .int("expected an integer")
+    .min(1, "at least 1")
+    .max(MAX_REPORT_LIMIT, `at most ${MAX_REPORT_LIMIT}`)
+    .default(DEFAULT_REPORT_LIMIT),
+  cursor: z
+    .string()
+    .transform((value, ctx) => {
+      const position = decodeCursor(value);
+      if (!position) {
+        ctx.addIssue({ code: "custom", message: "not a cursor returned by this API" });
+        return z.NEVER;
+      }
+      return position;
+    })
+    .optional(),
+  status: z.enum(TRANSACTION_STATUSES, { error: `one of ${TRANSACTION_STATUSES.join(", ")}` }).optional(),
+  type: z.enum(TRANSACTION_TYPES, { error: `one of ${TRANSACTION_TYPES.join(", ")}` }).optional(),
+  isFraud: BooleanParam.optional(),
+  nameOrig: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'")
+    .optional(),
+});
+export type ReportsQuery = z.output<typeof ReportsQuery>;
+
+export function parseReportsQuery(query: Record<string, string | undefined> | null | undefined): ReportsQuery {
+  const parsed = ReportsQuery.safeParse(query ?? {}, { reportInput: true });
+  if (!parsed.success) throw invalidInput("query", parsed.error);
+  return parsed.data;
+}
+
+export function toView(row: TransactionRow): TransactionView {
+  return {
+    id: row.id,
+    step: row.step,
+    type: row.type,
+    amount: row.amount,
+    nameOrig: row.nameOrig,
+    oldbalanceOrg: row.oldbalanceOrg,
+    newbalanceOrig: row.newbalanceOrig,
+    nameDest: row.nameDest,
+    oldbalanceDest: row.oldbalanceDest,
+    newbalanceDest: row.newbalanceDest,
+    isFraud: row.isFraud,
+    isFlaggedFraud: row.isFlaggedFraud,
+    status: row.status,
+    receivedAt: row.receivedAt.toISOString(),
+    persistedAt: row.persistedAt.toISOString(),
+    kafka:
+      row.kafkaTopic !== null && row.kafkaPartition !== null && row.kafkaOffset !== null
+        ? { topic: row.kafkaTopic, partition: row.kafkaPartition, offset: row.kafkaOffset }
+        : null,
+  };
+}
+
+/**
+ * Newest first by (received_at, id), a keyset page at a time. Each filter with the ordering matches
+ * one index of lib/db/schema.ts; the row comparison lets PostgreSQL start the index scan at the cursor.
+ */
+export async function listTransactions(query: ReportsQuery, db: Database = getDb()): Promise<ReportPage> {
+  const conditions: SQL[] = [];
+  if (query.status) conditions.push(eq(transactions.status, query.status));
+  if (query.type) conditions.push(eq(transactions.type, query.type));
+  if (query.isFraud !== undefined) conditions.push(eq(transactions.isFraud, query.isFraud));
+  if (query.nameOrig) conditions.push(eq(transactions.nameOrig, query.nameOrig));
+  if (query.cursor) {
+    conditions.push(
+      sql`(${transactions.receivedAt}, ${transactions.id}) < (${query.cursor.receivedAt}::timestamptz, ${query.cursor.id}::uuid)`,
+    );
+  }
+  const rows = await db
+    .select()
+    .from(transactions)
+    .where(and(...conditions))
+    .orderBy(desc(transactions.receivedAt), desc(transactions.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toView),
+    nextCursor:
+      rows.length > query.limit && last ? encodeCursor({ receivedAt: last.receivedAt.toISOString(), id: last.id }) : null,
+  };
+}
+
+const TransactionId = z.uuid("expected a UUID");
+
+export function parseTransactionId(id: string | undefined): string {
+  const parsed = TransactionId.safeParse(id);
+  if (!parsed.success) throw new InvalidInputError("path", [{ field: "id", reason: "expected a UUID" }]);
+  return parsed.data.toLowerCase();
+}
+
+/** The stored row, or NotFoundError while the consumer has not stored it (yet). */
+export async function getTransaction(id: string, db: Database = getDb()): Promise<TransactionView> {
+  const [row] = await db.select().from(transactions).where(eq(transactions.id, id)).limit(1);
+  if (!row) throw new NotFoundError(`no transaction ${id} is stored (yet); accepted transactions appear within seconds`);
+  return toView(row);
+}

@@ -1,0 +1,140 @@
+import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import { z } from "zod";
+import { type Database, getDb } from "../db/client.js";
+import { transactions } from "../db/schema.js";
+import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
+import { invalidInput } from "../validation.js";
+
+export const MAX_STEP = 1_000_000;
+
+/**
+ * A step number in a query string: digits only, so "" or "0x10" are rejected instead of coerced. The
+ * document shows it as the integer it means (a query parameter is always a string on the wire).
+ */
+const StepParam = z
+  .string()
+  .regex(/^\d{1,7}$/, "must be a whole number")
+  .transform(Number)
+  .pipe(z.int().min(0).max(MAX_STEP))
+  .meta({ type: "integer", minimum: 0, maximum: MAX_STEP });
+
+/** GET /reports/summary's query string. Every filter is optional; together they narrow the rows (AND). */
+export const SummaryQuery = z
+  .strictObject({
+    stepFrom: StepParam.optional().meta({ description: "Lowest step (hour of the simulation) included." }),
+    stepTo: StepParam.optional().meta({ description: "Highest step included." }),
+    type: z.enum(TRANSACTION_TYPES).optional(),
+    status: z.enum(TRANSACTION_STATUSES).optional(),
+  })
+  .refine((query) => query.stepFrom === undefined || query.stepTo === undefined || query.stepFrom <= query.stepTo, {
+    message: "stepFrom must not be greater than stepTo",
+    path: ["stepFrom"],
+  });
+export type SummaryFilter = z.output<typeof SummaryQuery>;
+
+export function parseSummaryQuery(query: Record<string, string | undefined> | null | undefined): SummaryFilter {
+  const parsed = SummaryQuery.safeParse(query ?? {});
+  if (!parsed.success) throw invalidInput("query", parsed.error);
+  return parsed.data;
+}
+
+/** An exact sum of NUMERIC(18, 2) amounts as PostgreSQL prints it, always with 2 decimals. */
+const DecimalSum = z.string().regex(/^\d+\.\d{2}$/, "a decimal string with 2 decimal places");
+const Volume = { count: z.int().min(0), amount: DecimalSum };
+
+export const SummaryResponse = z.strictObject({
+  filter: z
+    .strictObject({
+      stepFrom: z.int().nullable(),
+      stepTo: z.int().nullable(),
+      type: z.enum(TRANSACTION_TYPES).nullable(),
+      status: z.enum(TRANSACTION_STATUSES).nullable(),
+    })
+    .meta({ description: "The filters applied (null: not filtered), so a saved response says what it covers." }),
+  count: Volume.count,
+  amount: Volume.amount,
+  byType: z
+    .array(z.strictObject({ type: z.enum(TRANSACTION_TYPES), ...Volume }))
+    .meta({ description: "Types with rows, in the order CASH_IN, CASH_OUT, DEBIT, PAYMENT, TRANSFER." }),
+  byStatus: z
+    .array(z.strictObject({ status: z.enum(TRANSACTION_STATUSES), ...Volume }))
+    .meta({ description: "Statuses with rows: Historical (seeded), then Completed (through Kafka)." }),
+  fraud: z.strictObject(Volume),
+  flaggedFraud: z.strictObject(Volume),
+  byStep: z
+    .array(z.strictObject({ step: z.int().min(0), ...Volume }))
+    .meta({ description: "Per-step volume, ascending, only steps that have rows." }),
+});
+export type Summary = z.output<typeof SummaryResponse>;
+
+function whereOf(filter: SummaryFilter): SQL | undefined {
+  return and(
+    filter.stepFrom === undefined ? undefined : gte(transactions.step, filter.stepFrom),
+    filter.stepTo === undefined ? undefined : lte(transactions.step, filter.stepTo),
+    filter.type === undefined ? undefined : eq(transactions.type, filter.type),
+    filter.status === undefined ? undefined : eq(transactions.status, filter.status),
+  );
+}
+
+/** SUM over NUMERIC is NUMERIC: exact, returned by pg as a string; 0.00 (not null) over no rows. */
+const sumOf = (condition?: SQL) =>
+  condition
+    ? sql<string>`coalesce(sum(${transactions.amount}) filter (where ${condition}), 0.00)::text`
+    : sql<string>`coalesce(sum(${transactions.amount}), 0.00)::text`;
+const countOf = (condition?: SQL) =>
+  (condition ? sql`count(*) filter (where ${condition})` : sql`count(*)`).mapWith(Number) as SQL<number>;
+
+/**
+ * Totals over the filtered rows, computed by PostgreSQL in one scan: GROUPING SETS yields the grand
+ * total, one row per type, per status and per step; FILTER adds the fraud and flagged-fraud volumes.
+ * Only aggregates leave the database, however many rows match.
+ */
+export async function summarizeTransactions(filter: SummaryFilter, db: Database = getDb()): Promise<Summary> {
+  const { type, status, step } = transactions;
+  const rows = await db
+    .select({
+      // Bit set when the column is NOT part of the row's grouping set: 0b011 = by type, 0b101 = by status, ...
+      grouping: sql`grouping(${type}, ${status}, ${step})`.mapWith(Number) as SQL<number>,
+      type,
+      status,
+      step,
+      count: countOf(),
+      amount: sumOf(),
+      fraudCount: countOf(sql`${transactions.isFraud}`),
+      fraudAmount: sumOf(sql`${transactions.isFraud}`),
+      flaggedFraudCount: countOf(sql`${transactions.isFlaggedFraud}`),
+      flaggedFraudAmount: sumOf(sql`${transactions.isFlaggedFraud}`),
+    })
+    .from(transactions)
+    .where(whereOf(filter))
+    .groupBy(sql`grouping sets ((), (${type}), (${status}), (${step}))`)
+    .orderBy(step);
+
+  const total = rows.find((row) => row.grouping === 0b111);
+  // With GROUPING SETS the () set always yields one row, even over no rows.
+  if (!total) throw new Error("summary query returned no grand total row");
+  return {
+    filter: {
+      stepFrom: filter.stepFrom ?? null,
+      stepTo: filter.stepTo ?? null,
+      type: filter.type ?? null,
+      status: filter.status ?? null,
+    },
+    count: total.count,
+    amount: total.amount,
+    // In the enums' order (not the database collation's), whatever the locale of the server.
+    byType: TRANSACTION_TYPES.flatMap((type) => {
+      const row = rows.find((candidate) => candidate.grouping === 0b011 && candidate.type === type);
+      return row ? [{ type, count: row.count, amount: row.amount }] : [];
+    }),
+    byStatus: TRANSACTION_STATUSES.flatMap((status) => {
+      const row = rows.find((candidate) => candidate.grouping === 0b101 && candidate.status === status);
+      return row ? [{ status, count: row.count, amount: row.amount }] : [];
+    }),
+    fraud: { count: total.fraudCount, amount: total.fraudAmount },
+    flaggedFraud: { count: total.flaggedFraudCount, amount: total.flaggedFraudAmount },
+    byStep: rows
+      .filter((row) => row.grouping === 0b110 && row.step !== null)
+      .map((row) => ({ step: row.step as number, count: row.count, amount: row.amount })),
+  };
+}

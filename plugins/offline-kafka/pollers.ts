@@ -1,0 +1,103 @@
+import { config } from "../../lib/config.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { releaseClients } from "../../lib/lifecycle.js";
+import { logger } from "../../lib/logger.js";
+import { databaseAnswers } from "./database-probe.js";
+import { collectKafkaEventDefinitions, type KafkaEventDefinition } from "./event-definition.js";
+import { loadHandler } from "./handler-loader.js";
+import { KafkaPoller } from "./poller.js";
+import type { PollerOptions } from "./poller-options.js";
+import { pauseWhileDown } from "./retry.js";
+
+const log = logger.child({ component: "offline-kafka" });
+
+/**
+ * The pollers' retry policy (issue 6): the consume function writes PostgreSQL, so a failed batch during a
+ * database outage pauses its partitions until `select 1` answers again, then is retried; any other
+ * failure is retried after the capped backoff.
+ */
+export const pauseWhileDatabaseDown = pauseWhileDown({ dependency: "database", probe: databaseAnswers });
+
+export interface RunningPollers {
+  pollers: KafkaPoller[];
+  /** Stops every poller (each finishes and commits its batch in flight), then closes the process's clients. */
+  stop(): Promise<void>;
+}
+
+export interface StartPollersOptions {
+  servicePath: string;
+  definitions: KafkaEventDefinition[];
+  /** Function timeouts from serverless.yml, in seconds, by function key. */
+  timeouts?: Record<string, number>;
+  poller?: Partial<Omit<PollerOptions, "definition" | "invoke">>;
+  /** Called with what the handler returned after each successful invocation (progress counters). */
+  onResult?: (definition: KafkaEventDefinition, result: unknown) => void;
+}
+
+/** One consumer group per enabled msk/kafka event, each invoking its function's handler in this process. */
+export async function startPollers({
+  servicePath,
+  definitions,
+  timeouts = {},
+  poller,
+  onResult,
+}: StartPollersOptions): Promise<RunningPollers> {
+  const enabled = definitions.filter((definition) => definition.enabled);
+  for (const skipped of definitions.filter((definition) => !definition.enabled)) {
+    log.info({ function: skipped.functionKey, topic: skipped.topic }, "event disabled (enabled: false); not polling");
+  }
+  if (enabled.length > 0) await ensureTopics([...new Set(enabled.map((definition) => definition.topic))]);
+  const pollers: KafkaPoller[] = [];
+  try {
+    for (const definition of enabled) {
+      const timeoutMs = (timeouts[definition.functionKey] ?? 60) * 1000;
+      const handler = await loadHandler(servicePath, definition.handler, timeoutMs);
+      const invoke = async (event: Parameters<typeof handler>[0]) => {
+        const result = await handler(event);
+        onResult?.(definition, result);
+        return result;
+      };
+      const started = new KafkaPoller({ waitBeforeRetry: pauseWhileDatabaseDown, ...poller, definition, invoke });
+      pollers.push(started);
+      await started.start();
+    }
+  } catch (error) {
+    await Promise.allSettled(pollers.map((started) => started.stop()));
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    pollers,
+    stop() {
+      stopping ??= (async () => {
+        await Promise.allSettled(pollers.map((started) => started.stop()));
+        // The producer (dead letters), the broker probe and the pool the handlers used.
+        await releaseClients();
+      })();
+      return stopping;
+    },
+  };
+}
+
+interface ServerlessService {
+  service?: unknown;
+  functions?: unknown;
+}
+
+/**
+ * The plugin's work on `offline:start:init`: every function's msk/kafka events from the resolved
+ * serverless.yml, each polled from config.KAFKA_BROKERS (the events' own brokers/ARNs are AWS's).
+ */
+export async function startOfflineKafka(service: ServerlessService, servicePath: string): Promise<RunningPollers | undefined> {
+  if (!config.OFFLINE_KAFKA_ENABLED) {
+    log.info("OFFLINE_KAFKA_ENABLED=false; not polling Kafka");
+    return undefined;
+  }
+  const serviceName = typeof service.service === "string" ? service.service : "service";
+  const definitions = collectKafkaEventDefinitions(serviceName, service.functions);
+  const timeouts: Record<string, number> = {};
+  for (const [key, fn] of Object.entries((service.functions ?? {}) as Record<string, { timeout?: unknown }>)) {
+    if (typeof fn?.timeout === "number") timeouts[key] = fn.timeout;
+  }
+  return startPollers({ servicePath, definitions, timeouts });
+}

@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+/**
+ * The settings only a developer machine reads (infra:up, npm start, tests, bench), parsed and validated
+ * once. The deployed functions never see them: their settings are lib/config.ts's. Same variable names
+ * and defaults as always. Must not import lib/config.ts: local-env.ts runs this before it loads.
+ */
+const port = z.coerce.number().int().min(1).max(65535);
+
+const InfraSettingsSchema = z.object({
+  /** Kafka's own port for the controller of the native single-node broker. */
+  KAFKA_CONTROLLER_PORT: port.default(9093),
+  /** Where infra:up keeps jars, data, logs, pids and infra-state.json; git-ignored. */
+  INFRA_CACHE_DIR: z.string().min(1).default(resolve(process.cwd(), ".cache")),
+  /** serverless-offline's HTTP port (serverless.yml reads the variable itself; npm start waits on it). */
+  HTTP_PORT: port.default(3000),
+  /** serverless-offline's Lambda invoke and WebSocket ports (serverless.yml reads them); tests pick free ones. */
+  LAMBDA_PORT: port.default(3002),
+  WEBSOCKET_PORT: port.default(3001),
+});
+
+export type InfraSettings = z.infer<typeof InfraSettingsSchema> & {
+  /**
+   * The PostgreSQL URL local processes use: an explicit DATABASE_URL always wins, else the private
+   * cluster's URL infra:up recorded, else undefined (lib/config.ts's default applies).
+   */
+  DATABASE_URL: string | undefined;
+};
+
+export class InfraSettingsError extends Error {
+  override name = "InfraSettingsError";
+}
+
+/** What infra:up started; infra:down and every later local process read it. */
+export function infraStateFile(cacheDir: string): string {
+  return resolve(cacheDir, "infra-state.json");
+}
+
+/**
+ * infra:up may have had to start a private PostgreSQL on a free port; it records the URL in
+ * <INFRA_CACHE_DIR>/infra-state.json so every later process finds it.
+ */
+export function recordedDatabaseUrl(cacheDir: string): string | undefined {
+  const stateFile = infraStateFile(cacheDir);
+  if (!existsSync(stateFile)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as { postgres?: { url?: string } };
+    return state.postgres?.url;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the settings from `env` and reads the recorded database URL now (infraSettings is the once-read copy). */
+export function loadInfraSettings(env: NodeJS.ProcessEnv = process.env): InfraSettings {
+  const parsed = InfraSettingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new InfraSettingsError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return { ...parsed.data, DATABASE_URL: env.DATABASE_URL ?? recordedDatabaseUrl(parsed.data.INFRA_CACHE_DIR) };
+}
+
+export const infraSettings: InfraSettings = loadInfraSettings();
+
+/**
+ * Sets env.DATABASE_URL to the URL infra:up recorded when the environment names none, so lib/config.ts
+ * (which never reads files: it runs in Lambda too) sees it. local-env.ts does this on import; call it
+ * again after infraUp(), which may just have started a private cluster, before re-reading lib/config.
+ */
+export function applyRecordedDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const url = loadInfraSettings(env).DATABASE_URL;
+  // Never assign undefined: process.env would store the string "undefined".
+  if (url !== undefined) env.DATABASE_URL = url;
+  return url;
+}

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "vitest";
+import {
+  collectKafkaEventDefinitions,
+  definitionFromOptions,
+  KafkaEventDefinitionError,
+  parseKafkaEventDefinition,
+} from "../../../plugins/offline-kafka/event-definition.js";
+import { splitHandler } from "../../../plugins/offline-kafka/handler-loader.js";
+
+const ARN = "arn:aws:kafka:eu-west-1:000000000000:cluster/txlog/abc-1";
+
+describe("parseKafkaEventDefinition", () => {
+  it("reads every knob of an msk event", () => {
+    const definition = parseKafkaEventDefinition(
+      "consume",
+      "handlers/consume.handler",
+      {
+        msk: {
+          arn: ARN,
+          topic: "transactions",
+          batchSize: 500,
+          maximumBatchingWindow: 1,
+          startingPosition: "LATEST",
+          enabled: false,
+          consumerGroupId: "txlog-consume",
+        },
+      },
+      "default-group",
+    );
+    expect(definition).toEqual({
+      functionKey: "consume",
+      handler: "handlers/consume.handler",
+      eventType: "msk",
+      topic: "transactions",
+      batchSize: 500,
+      maximumBatchingWindowMs: 1000,
+      startingPosition: "LATEST",
+      enabled: false,
+      consumerGroupId: "txlog-consume",
+      eventSourceArn: ARN,
+    });
+  });
+
+  it("applies Lambda's defaults: batch 100, window 0.5 s, TRIM_HORIZON, enabled, the default group", () => {
+    const definition = parseKafkaEventDefinition(
+      "fn",
+      "h.handler",
+      { kafka: { topic: "t", bootstrapServers: ["x:9092"] } },
+      "svc-fn",
+    );
+    expect(definition).toMatchObject({
+      eventType: "kafka",
+      batchSize: 100,
+      maximumBatchingWindowMs: 500,
+      startingPosition: "TRIM_HORIZON",
+      enabled: true,
+      consumerGroupId: "svc-fn",
+    });
+    expect(definition?.eventSourceArn).toMatch(/^arn:aws:kafka:local:/);
+  });
+
+  it("accepts numbers given as strings (CLI flags, env-resolved values)", () => {
+    const definition = parseKafkaEventDefinition(
+      "fn",
+      "h.handler",
+      { msk: { topic: "t", batchSize: "20", maximumBatchingWindow: "0" } },
+      "g",
+    );
+    expect(definition).toMatchObject({ batchSize: 20, maximumBatchingWindowMs: 0 });
+  });
+
+  it("ignores other event types", () => {
+    expect(parseKafkaEventDefinition("fn", "h.handler", { http: { path: "/x", method: "get" } }, "g")).toBeUndefined();
+    expect(parseKafkaEventDefinition("fn", "h.handler", "not an object", "g")).toBeUndefined();
+  });
+
+  it.each([
+    [{ msk: { batchSize: 10 } }, /topic is required/],
+    [{ msk: { topic: "t", batchSize: 0 } }, /batchSize must be a number from 1 to 10000/],
+    [{ msk: { topic: "t", batchSize: 10_001 } }, /batchSize/],
+    [{ msk: { topic: "t", batchSize: 1.5 } }, /batchSize must be an integer/],
+    [{ msk: { topic: "t", maximumBatchingWindow: 301 } }, /maximumBatchingWindow/],
+    [{ msk: { topic: "t", startingPosition: "AT_TIMESTAMP" } }, /AT_TIMESTAMP is not supported locally/],
+    [{ msk: { topic: "t", startingPosition: "EARLIEST" } }, /TRIM_HORIZON or LATEST/],
+    [{ msk: { topic: "t", enabled: "yes" } }, /enabled must be a boolean/],
+    [{ msk: "transactions" }, /expected an object/],
+  ])("rejects %j with a clear error", (event, message) => {
+    expect(() => parseKafkaEventDefinition("fn", "h.handler", event, "g")).toThrow(KafkaEventDefinitionError);
+    expect(() => parseKafkaEventDefinition("fn", "h.handler", event, "g")).toThrow(message);
+  });
+});
+
+describe("collectKafkaEventDefinitions", () => {
+  it("finds the msk and kafka events of every function and names default groups per function", () => {
+    const definitions = collectKafkaEventDefinitions("txlog", {
+      api: { handler: "handlers/api.handler", events: [{ http: { path: "/", method: "get" } }] },
+      consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a" } }, { kafka: { topic: "b" } }] },
+      audit: { handler: "handlers/audit.handler", events: [{ msk: { arn: ARN, topic: "a", consumerGroupId: "audit" } }] },
+      noEvents: { handler: "handlers/x.handler" },
+    });
+    expect(definitions.map(({ functionKey, topic, consumerGroupId }) => [functionKey, topic, consumerGroupId])).toEqual([
+      ["consume", "a", "txlog-consume"],
+      ["consume", "b", "txlog-consume-1"],
+      ["audit", "a", "audit"],
+    ]);
+  });
+
+  it("returns nothing for a service without functions", () => {
+    expect(collectKafkaEventDefinitions("svc", undefined)).toEqual([]);
+  });
+});
+
+describe("definitionFromOptions (the standalone worker's flags)", () => {
+  const flags = { functionKey: "consume", handler: "handlers/consume.handler", topic: "transactions", consumerGroupId: "g" };
+
+  it("builds the msk definition the worker polls, flags given as parseArgs strings", () => {
+    const definition = definitionFromOptions({
+      ...flags,
+      batchSize: "500",
+      maximumBatchingWindow: "0",
+      startingPosition: "latest",
+    });
+    expect(definition).toEqual({
+      functionKey: "consume",
+      handler: "handlers/consume.handler",
+      eventType: "msk",
+      topic: "transactions",
+      batchSize: 500,
+      maximumBatchingWindowMs: 0,
+      startingPosition: "LATEST",
+      enabled: true,
+      consumerGroupId: "g",
+      eventSourceArn: "arn:aws:kafka:local:000000000000:cluster/offline-kafka/consume",
+    });
+  });
+
+  it("applies the same defaults as a serverless.yml event", () => {
+    expect(definitionFromOptions(flags)).toMatchObject({
+      batchSize: 100,
+      maximumBatchingWindowMs: 500,
+      startingPosition: "TRIM_HORIZON",
+    });
+    expect(definitionFromOptions({ ...flags, startingPosition: "trim-horizon" }).startingPosition).toBe("TRIM_HORIZON");
+  });
+
+  it.each([
+    [{ batchSize: "0" }, /batchSize must be a number from 1 to 10000/],
+    [{ maximumBatchingWindow: "301" }, /maximumBatchingWindow/],
+    [{ startingPosition: "at-timestamp" }, /AT_TIMESTAMP is not supported locally/],
+    [{ consumerGroupId: "" }, /consumerGroupId must be a non-empty string/],
+  ])("rejects %j with the parser's errors", (override, message) => {
+    expect(() => definitionFromOptions({ ...flags, ...override })).toThrow(KafkaEventDefinitionError);
+    expect(() => definitionFromOptions({ ...flags, ...override })).toThrow(message);
+  });
+});
+
+describe("splitHandler", () => {
+  it("splits at the last dot, as Lambda does", () => {
+    expect(splitHandler("handlers/consume.handler")).toEqual({ modulePath: "handlers/consume", exportName: "handler" });
+    expect(splitHandler("src/v1.2/fn.main")).toEqual({ modulePath: "src/v1.2/fn", exportName: "main" });
+  });
+
+  it("rejects a handler without an export name", () => {
+    expect(() => splitHandler("handlers/consume")).toThrow(/<module path>.<export>/);
+  });
+});
