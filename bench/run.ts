@@ -3,7 +3,7 @@
  * and database, each figure next to a reference measured in the same run. Prints one table and writes
  * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
  *
- *   npm run bench -- [--smoke] [--stages 1,2,3,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
+ *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
  *                    [--drain-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
  *                    [--worker-args="--window 0 --batch-size 2000"]
  */
@@ -28,11 +28,12 @@ import { renderNotes, renderTable } from "./lib/report.js";
 import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
 import { apiBulk, apiSingle, httpCeiling } from "./stages/http.js";
+import { produceCost } from "./stages/produce.js";
 
 const { values: args } = parseArgs({
   options: {
     smoke: { type: "boolean", default: false },
-    stages: { type: "string", default: "1,2,3,4,5" },
+    stages: { type: "string", default: "1,2,3,7,4,5" },
     profile: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     data: { type: "string", default: DEFAULT_PAYSIM_CSV },
@@ -116,6 +117,8 @@ async function main(): Promise<number> {
   }
   if (stages.has("2")) await attempt("2", () => apiSingle(context, ceiling));
   if (stages.has("3")) await attempt("3", () => apiBulk(context));
+  // The producer alone, transactional vs idempotent: what the API's Kafka transactions cost.
+  if (stages.has("7")) await attempt("7", () => produceCost(context));
   if (stages.has("4")) await attempt("4", () => workerDrain(context));
   if (stages.has("5")) await attempt("5", () => endToEnd(context));
 

@@ -1,6 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { config } from "../lib/config.js";
-import { API_KEY_SCHEME, openApiDocument } from "../lib/docs/openapi.js";
+import { openApiDocument } from "../lib/docs/openapi.js";
 import { isTextAsset, readSwaggerUiAsset, swaggerUiPage } from "../lib/docs/swagger-ui.js";
 import { NotFoundError } from "../lib/errors.js";
 import { jsonResponse, route } from "../lib/http/handler.js";
@@ -18,21 +17,17 @@ function basePath(event: APIGatewayProxyEvent): string {
 export const openapi = route(async (event) => jsonResponse(200, openApiDocument(basePath(event) || "/")));
 
 /**
- * Locally (serverless-offline sets IS_OFFLINE) the page pre-fills the API key so "Try it out" just
- * works; deployed, the page is public and must never carry the key.
- */
-const prefilledApiKey = config.IS_OFFLINE ? { scheme: API_KEY_SCHEME, value: config.API_KEY } : undefined;
-
-/**
  * GET /docs: Swagger UI. Its URLs are absolute paths under the base path, so the page works at /docs,
  * at /docs/ (serverless-offline strips the slash before the handler sees it) and at /{stage}/docs.
+ * The page is public and never carries the API key, not even locally: "Try it out" works once the user
+ * entered it under Authorize (`npm start` prints it in its terminal).
  */
 export const page = route(async (event) => {
   const base = basePath(event);
   return {
     statusCode: 200,
     headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
-    body: swaggerUiPage({ specUrl: `${base}/openapi.json`, assetBase: `${base}/docs/`, apiKey: prefilledApiKey }),
+    body: swaggerUiPage({ specUrl: `${base}/openapi.json`, assetBase: `${base}/docs/` }),
   };
 });
 

@@ -1,11 +1,15 @@
 import { config } from "../lib/config.js";
+import { requestApiKey } from "../lib/http/api-key.js";
 import { jsonBodyRoute, jsonResponse } from "../lib/http/handler.js";
 import { headerValues } from "../lib/http/headers.js";
 import { IDEMPOTENCY_KEY_HEADER } from "../lib/idempotency.js";
 import { acceptTransactions } from "../lib/ingest.js";
 
-/** POST /transactions: a JSON array, all accepted (202, ids in request order) or none. Honours Idempotency-Key. */
+/** POST /transactions: a JSON array, all accepted (202, ids in request order) or none. Honours Idempotency-Key, scoped per API key. */
 export const handler = jsonBodyRoute({ maxBodyBytes: config.MAX_BULK_BODY_BYTES }, async (event) => {
-  const { ids, replayed } = await acceptTransactions(event.body, { idempotencyKey: headerValues(event, IDEMPOTENCY_KEY_HEADER) });
+  const { ids, replayed } = await acceptTransactions(event.body, {
+    idempotencyKey: headerValues(event, IDEMPOTENCY_KEY_HEADER),
+    apiKey: requestApiKey(event),
+  });
   return jsonResponse(202, { status: "Accepted", count: ids.length, ids }, replayed ? { "Idempotent-Replayed": "true" } : {});
 });

@@ -28,14 +28,22 @@ const ConfigSchema = z.object({
     .default("true")
     .transform((value) => value === "true" || value === "1"),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
+  /**
+   * Connections of this process's one pool. PostgreSQL's default max_connections is 100: the API process
+   * and a worker at 10 each, plus seed, tests and psql, stay well under it.
+   */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  /** PostgreSQL cancels any statement running longer (statement_timeout); the client gives up a little later. */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
   IS_LOCAL: z.stringbool().default(false),
-  /** Set by serverless-offline for the handlers it runs: the local server, where GET /docs may pre-fill API_KEY. */
+  /** Set by serverless-offline for the handlers it runs: there the API key is read from x-api-key (lib/http/api-key.ts). */
   IS_OFFLINE: z.stringbool().default(false),
   /**
    * The API key every non-docs route requires (header x-api-key): serverless.yml's provider.apiGateway.apiKeys
-   * takes it from the environment, with this local default (API Gateway wants at least 20 characters).
+   * takes it from the environment, with this public default for stage `local` only (plugins/require-api-key.cjs
+   * refuses to package or deploy any other stage without an explicit API_KEY). API Gateway wants 20 to 128
+   * characters. The handlers never read it (API Gateway checks the key); local tools (start, simulate) do.
    */
   API_KEY: z.string().min(20).max(128).default("txlog-local-development-key"),
   /** Largest body POST /transaction accepts (bytes); larger ones get 413. */
@@ -53,6 +61,12 @@ const ConfigSchema = z.object({
     .default(1024 * 1024),
   /** Most transactions one POST /transactions may carry. */
   MAX_BULK_TRANSACTIONS: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  /**
+   * Most messages this process holds waiting for their Kafka send (lib/kafka/producer.ts); a produce that would
+   * go past it fails at once (503 + Retry-After: 1). About half a second of the bulk route's throughput. At
+   * least 10,000, the largest MSK batch: the consumer produces a batch's dead letters all at once.
+   */
+  MAX_PENDING_PRODUCE_MESSAGES: z.coerce.number().int().min(10_000).max(1_000_000).default(20_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -55,6 +55,20 @@ export class RequestInFlightError extends TxlogError {
 /** Kafka did not acknowledge in time or refused: nothing was accepted, the client may retry. */
 export class TransactionLogUnavailableError extends TxlogError {}
 
+/**
+ * This process already holds as many messages waiting to be produced as it may (MAX_PENDING_PRODUCE_MESSAGES):
+ * refused at once, nothing was sent; the client retries after `retryAfterSeconds`.
+ */
+export class ProduceQueueFullError extends TxlogError {
+  readonly limit: number;
+  readonly retryAfterSeconds: number;
+  constructor(limit: number, retryAfterSeconds: number) {
+    super(`more than ${limit} messages are waiting to be produced to Kafka`);
+    this.limit = limit;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** Something did not answer within its budget. */
 export class TimeoutError extends TxlogError {
   readonly ms: number;

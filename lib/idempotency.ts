@@ -9,14 +9,18 @@ import type { Transaction } from "./transaction.js";
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field"; Stripe's behaviour).
  *
+ * Keys are scoped per API key: the same Idempotency-Key sent with two API keys names two requests
+ * (two clients cannot collide, or probe each other's keys). The scope is a hash of the API key, never
+ * the key itself, and it only ever enters the derived ids.
+ *
  * The API never writes the database, so nothing records "key K was used". Instead:
- * - each transaction's id is derived from the key (UUIDv5 of item index + key), so every retry of a
- *   request produces the same ids and the consumer's ON CONFLICT (id) DO NOTHING stores each once;
+ * - each transaction's id is derived from the scope and the key (UUIDv5 of scope + item index + key), so
+ *   every retry of a request produces the same ids and the consumer's ON CONFLICT (id) DO NOTHING stores each once;
  * - each message carries the request's fingerprint (sha256 of the canonical validated body), which
  *   the consumer stores in transactions.idempotency_fingerprint;
  * - before producing, the API reads the rows of the derived ids: one stored with another fingerprint
  *   -> conflict; all stored with this fingerprint -> replayed, nothing produced; otherwise produce (again).
- * - a per-process table of recent keys answers while nothing is stored yet: the same key and body
+ * - a per-process table of recent (scope, key) pairs answers while nothing is stored yet: the same key and body
  *   again -> replayed without producing; another body -> conflict; the first still being produced -> in flight.
  *
  * The window left open: a conflicting body sent to ANOTHER process (container) between the first
@@ -83,13 +87,24 @@ function unquote(raw: string): string {
   throw malformedKey("an unterminated quoted string");
 }
 
+/** The scope of requests that carry no API key (only possible outside API Gateway's private routes). */
+const NO_API_KEY_SCOPE = "no-api-key";
+
 /**
- * The id of item `index` of a request with `key`: a single transaction is item 0, so a key reused
- * across the two routes meets the same row (and a different fingerprint). "\0" never occurs in a
- * key, so (index, key) -> name is one-to-one.
+ * The scope an API key's Idempotency-Keys live in: sha256 of the key, in hex, so the key itself never
+ * travels further than the handler (not into ids, messages or logs); "no-api-key" without one.
  */
-export function idForKey(key: string, index: number): string {
-  return uuidv5(`${index}\u0000${key}`, IDEMPOTENCY_NAMESPACE);
+export function apiKeyScope(apiKey: string | undefined): string {
+  return apiKey === undefined ? NO_API_KEY_SCOPE : createHash("sha256").update(apiKey).digest("hex");
+}
+
+/**
+ * The id of item `index` of a request with `key`, sent with the API key of `scope` (apiKeyScope): a
+ * single transaction is item 0, so a key reused across the two routes meets the same row (and a
+ * different fingerprint). "\0" never occurs in a scope or a key, so (scope, index, key) -> name is one-to-one.
+ */
+export function idForKey(key: string, index: number, scope: string): string {
+  return uuidv5(`${scope}\u0000${index}\u0000${key}`, IDEMPOTENCY_NAMESPACE);
 }
 
 /**
@@ -109,7 +124,7 @@ interface RememberedKey {
 }
 
 /**
- * Recent keys of this process, oldest first (a Map keeps insertion order). Held on globalThis: each
+ * Recent keys of this process, by scope and key, oldest first (a Map keeps insertion order). Held on globalThis: each
  * function is bundled on its own, and serverless-offline runs several bundles in one process, where
  * POST /transaction and /transactions must see each other's keys (a key reused across them conflicts).
  */
@@ -138,6 +153,8 @@ export type StoredFingerprints = (ids: string[]) => Promise<Map<string, string |
 export interface IdempotentRequest {
   route: IdempotentRoute;
   key: string;
+  /** apiKeyScope() of the API key the request came with. */
+  scope: string;
   items: readonly Transaction[];
 }
 
@@ -165,23 +182,25 @@ export async function claimIdempotencyKey(
   request: IdempotentRequest,
   lookup: StoredFingerprints = readStoredFingerprints,
 ): Promise<IdempotencyClaim> {
-  const { route, key, items } = request;
+  const { route, key, scope, items } = request;
   const fingerprint = fingerprintOf(route, items);
-  const ids = items.map((_, index) => idForKey(key, index));
+  const ids = items.map((_, index) => idForKey(key, index, scope));
+  // A scope is hex (or "no-api-key") and holds no "\0", so (scope, key) -> entry is one-to-one.
+  const registryKey = `${scope}\u0000${key}`;
 
-  const known = remembered.get(key);
+  const known = remembered.get(registryKey);
   if (known) {
     if (known.fingerprint !== fingerprint) throw new IdempotencyConflictError(IDEMPOTENCY_KEY_HEADER);
     if (!known.accepted) throw new RequestInFlightError(IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS);
-    remember(key, known);
+    remember(registryKey, known);
     return { replayed: true, ids };
   }
 
   // Claimed before the first await, so a concurrent retry in this process sees it (in flight).
   const entry: RememberedKey = { fingerprint, accepted: false };
-  remember(key, entry);
+  remember(registryKey, entry);
   const abandoned = () => {
-    if (remembered.get(key) === entry) remembered.delete(key);
+    if (remembered.get(registryKey) === entry) remembered.delete(registryKey);
   };
   let stored: Map<string, string | null> | undefined;
   try {

@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { config } from "./config.js";
 import { InvalidInputError } from "./errors.js";
-import { claimIdempotencyKey, type IdempotentRoute, parseIdempotencyKey } from "./idempotency.js";
+import { apiKeyScope, claimIdempotencyKey, type IdempotentRoute, parseIdempotencyKey } from "./idempotency.js";
 import { produce } from "./kafka/producer.js";
 import { logger } from "./logger.js";
 import { type Transaction, TransactionInput, type TransactionMessage } from "./transaction.js";
@@ -79,6 +79,11 @@ export interface AcceptOptions {
   topic?: string;
   /** The request's Idempotency-Key header values, as sent (lib/idempotency.ts parses them). */
   idempotencyKey?: readonly string[];
+  /**
+   * The API key the request came with (lib/http/api-key.ts): Idempotency-Keys are scoped to it. Only
+   * its hash is used (apiKeyScope), never the key itself.
+   */
+  apiKey?: string;
 }
 
 /** What POST answers: the ids in request order; `replayed` when an earlier request with the same key and body was accepted. */
@@ -106,7 +111,7 @@ async function accept(route: IdempotentRoute, parse: () => Transaction[], option
     );
     return { ids: built.map(({ accepted }) => accepted.id), replayed: false };
   }
-  const claim = await claimIdempotencyKey({ route, key, items });
+  const claim = await claimIdempotencyKey({ route, key, scope: apiKeyScope(options.apiKey), items });
   if (claim.replayed) return { ids: claim.ids, replayed: true };
   const { ids, fingerprint } = claim;
   const messages = items.map(

@@ -88,7 +88,7 @@ const MAX_RECEIVED_YEAR = 9999;
  * An ISO 8601 instant that is a real calendar date in range: zod's format check alone lets through
  * "0000-01-01T00:00:00Z" (PostgreSQL rejects the batch) and "2024-02-30T..." (Date rolls it into March).
  */
-const ReceivedAt = z.iso.datetime({ offset: true }).refine((text) => {
+export const ReceivedAt = z.iso.datetime({ offset: true }).refine((text) => {
   const date = new Date(text);
   const year = date.getUTCFullYear();
   if (Number.isNaN(date.getTime()) || year < MIN_RECEIVED_YEAR || year > MAX_RECEIVED_YEAR) return false;

@@ -4,10 +4,16 @@
  * transactions and dead-letter topics created if missing, then `serverless offline start` (HTTP API +
  * the offline-kafka trigger running the consume function). SIGINT/SIGTERM go to the server, which
  * finishes and commits the batch in flight; this process exits with its code.
+ *
+ * The server listens on HTTP_HOST (127.0.0.1 unless told otherwise). Its Lambda invoke server, which
+ * runs any function without the API key, is a Unix socket in a private temporary directory unless
+ * LAMBDA_PORT says otherwise. The API key is printed here, in the terminal, and nowhere else.
  */
 import "./infra/local-env.js";
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../lib/config.js";
 import { migrateDatabase } from "../lib/db/client.js";
@@ -19,7 +25,10 @@ const log = logger.child({ component: "start" });
 const REPO_ROOT = resolve(import.meta.dirname, "..");
 const SERVERLESS_BIN = resolve(REPO_ROOT, "node_modules/serverless/bin/serverless.js");
 
-/** serverless-offline binds 127.0.0.1 (serverless.yml); "localhost" works for clients too. */
+/** The development key of stage `local` (lib/config.ts's default): public, so printing it never leaks anything. */
+const DEVELOPMENT_API_KEY = "txlog-local-development-key";
+
+/** serverless-offline binds HTTP_HOST (127.0.0.1 by default, serverless.yml); "localhost" works for clients too. */
 function urls(port: number): Record<string, string> {
   const base = `http://localhost:${port}`;
   return {
@@ -27,12 +36,30 @@ function urls(port: number): Record<string, string> {
     "POST /transactions": `${base}/transactions`,
     "GET /transactions/{id}": `${base}/transactions/{id}`,
     "GET /reports": `${base}/reports`,
+    "Swagger UI": `${base}/docs`,
   };
 }
 
-async function answersHttp(port: number): Promise<boolean> {
+/**
+ * The key, for the terminal only: never logged (pino lines end up in files) and never served (GET /docs
+ * asks for it under Authorize). When stdout is not a terminal (compose, CI, a redirect into a file) only
+ * the public development key is printed.
+ */
+function apiKeyLine(apiKey: string): string {
+  const shown = process.stdout.isTTY || apiKey === DEVELOPMENT_API_KEY;
+  const value = shown ? apiKey : "(the value of API_KEY; not printed: stdout is not a terminal)";
+  return `  ${"x-api-key".padEnd(24)} ${value}   (Swagger UI: Authorize)`;
+}
+
+/** Where to probe the server: its own address, or loopback when it listens on every interface. */
+function probeHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+async function answersHttp(host: string, port: number): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) });
+    const response = await fetch(`http://${host}:${port}/`, { signal: AbortSignal.timeout(1_000) });
     await response.body?.cancel();
     return true;
   } catch {
@@ -46,7 +73,7 @@ async function main(): Promise<void> {
   // Re-read: infra:up may have started a private PostgreSQL and recorded its URL.
   applyRecordedDatabaseUrl();
   const config = loadConfig();
-  const { HTTP_PORT } = infraSettings;
+  const { HTTP_PORT, HTTP_HOST } = infraSettings;
 
   await migrateDatabase(config.DATABASE_URL);
   log.info({ step: "migrate", database: new URL(config.DATABASE_URL).pathname.slice(1) }, "migrations applied");
@@ -62,33 +89,49 @@ async function main(): Promise<void> {
     created.length ? "topics created" : "topics exist",
   );
 
+  // serverless-offline always serves a Lambda invoke API (every function, no API key) and cannot turn it
+  // off: unless LAMBDA_PORT names a port or socket, it is a Unix socket in a directory only we can enter
+  // (mkdtemp: mode 0700), removed on exit.
+  const lambdaSocketDir = infraSettings.LAMBDA_PORT === undefined ? mkdtempSync(join(tmpdir(), "txlog-lambda-")) : undefined;
+  const lambdaPort = lambdaSocketDir ? join(lambdaSocketDir, "invoke.sock") : String(infraSettings.LAMBDA_PORT);
   const server = spawn(process.execPath, [SERVERLESS_BIN, "offline", "start", ...process.argv.slice(2)], {
     cwd: REPO_ROOT,
     // The database infra:up found or started, whatever the shell had; the rest passes through.
-    env: { ...process.env, DATABASE_URL: config.DATABASE_URL, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off" },
+    env: {
+      ...process.env,
+      DATABASE_URL: config.DATABASE_URL,
+      LAMBDA_PORT: lambdaPort,
+      SLS_TELEMETRY_DISABLED: "1",
+      SLS_NOTIFICATIONS_MODE: "off",
+    },
     stdio: "inherit",
     // Its own process group: a terminal's Ctrl-C reaches it once, through us, not twice.
     detached: true,
   });
-  log.info({ step: "serverless", pid: server.pid }, "serverless offline start");
+  log.info({ step: "serverless", pid: server.pid, host: HTTP_HOST, lambdaInvoke: lambdaPort }, "serverless offline start");
 
   let stopping = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  // SIGHUP (the terminal closed) too: the server runs in its own process group and would outlive us,
+  // holding the port and the invoke socket. serverless-offline stops gracefully on SIGINT/SIGTERM only.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, "stopping: the server finishes and commits the batch in flight");
-      server.kill(signal);
+      server.kill(signal === "SIGHUP" ? "SIGTERM" : signal);
     });
   }
 
   const exited = new Promise<number>((resolveExit) =>
-    server.once("exit", (code, signal) => resolveExit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 0 : 1))),
+    server.once("exit", (code, signal) => {
+      if (lambdaSocketDir) rmSync(lambdaSocketDir, { recursive: true, force: true });
+      resolveExit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 0 : 1));
+    }),
   );
 
   const ready = (async () => {
     while (server.exitCode === null && server.signalCode === null) {
-      if (await answersHttp(HTTP_PORT)) return true;
+      if (await answersHttp(probeHost(HTTP_HOST), HTTP_PORT)) return true;
       await sleep(250);
     }
     return false;
@@ -96,6 +139,7 @@ async function main(): Promise<void> {
   if (await ready) {
     log.info({ step: "ready", ms: Math.round(performance.now() - startedAt), urls: urls(HTTP_PORT) }, "txlog is up");
     const lines = Object.entries(urls(HTTP_PORT)).map(([route, url]) => `  ${route.padEnd(24)} ${url}`);
+    lines.push(apiKeyLine(config.API_KEY));
     process.stdout.write(`\ntxlog is up (Ctrl-C to stop):\n${lines.join("\n")}\n\n`);
   }
 

@@ -1,12 +1,16 @@
 /**
  * npm run worker -- [--topic T] [--group G] [--batch-size 500] [--window 0] [--from trim-horizon|latest]
- *                    [--session-timeout 30]
+ *                    [--session-timeout 30] [--timeout 60] [--retries 10] [--bisect true|false]
+ *                    [--on-failure kafka://<topic>|none]
  * The local Kafka trigger of `serverless offline start` as a standalone process (compose's worker
  * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
  * Several workers can share the group; Kafka splits the partitions between them.
  * SIGINT/SIGTERM: finish and commit the batch in flight, disconnect, print a summary, exit 0.
  * A database outage pauses the partitions until PostgreSQL answers again (plugins/offline-kafka/retry.ts).
  * --session-timeout (seconds, >= 6): how soon the group hands a crashed worker's partitions to the others.
+ * --timeout (the function's, seconds), --retries (maximumRetryAttempts; forever: --retries=-1), --bisect
+ * (bisectBatchOnFunctionError) and --on-failure (default kafka://$DEAD_LETTER_TOPIC; none = discard):
+ * Lambda's error handling, as serverless.yml's custom.offlineKafka.consume gives it.
  */
 
 import "./infra/local-env.js";
@@ -28,6 +32,10 @@ const { values } = parseArgs({
     window: { type: "string", default: "0" },
     from: { type: "string", default: "trim-horizon" },
     "session-timeout": { type: "string", default: "30" },
+    timeout: { type: "string", default: "60" },
+    retries: { type: "string", default: "10" },
+    bisect: { type: "string", default: "true" },
+    "on-failure": { type: "string", default: `kafka://${config.DEAD_LETTER_TOPIC}` },
   },
 });
 
@@ -43,6 +51,9 @@ async function main(): Promise<void> {
     batchSize: values["batch-size"],
     maximumBatchingWindow: values.window,
     startingPosition: values.from,
+    maximumRetryAttempts: values.retries,
+    bisectBatchOnFunctionError: values.bisect,
+    onFailureDestination: values["on-failure"],
   });
 
   const started = performance.now();
@@ -51,9 +62,15 @@ async function main(): Promise<void> {
   if (!Number.isFinite(sessionTimeoutSeconds) || sessionTimeoutSeconds < 6 || sessionTimeoutSeconds > 300) {
     throw new Error(`--session-timeout must be 6..300 seconds, got "${values["session-timeout"]}"`);
   }
+  // Lambda's limit: 900 s.
+  const timeoutSeconds = Number(values.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 900) {
+    throw new Error(`--timeout must be 1..900 seconds, got "${values.timeout}"`);
+  }
   const running = await startPollers({
     servicePath: resolve(import.meta.dirname, ".."),
     definitions: [definition],
+    timeouts: { [definition.functionKey]: timeoutSeconds },
     poller: { sessionTimeoutMs: Math.round(sessionTimeoutSeconds * 1000) },
     onResult: (_definition, result) => {
       const summary = result as Partial<BatchSummary> | undefined;

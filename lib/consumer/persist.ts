@@ -146,7 +146,14 @@ export async function persistMskEvent(event: MSKEvent, options: ConsumeOptions =
     await db.transaction(async (tx) => {
       const newIds = await insertNewTransactions(tx, valid.map(toTransactionRow));
       inserted = newIds.size;
-      const repeated = valid.filter(({ message }) => !newIds.has(message.id));
+      // An id new to the table was stored from its first record in the batch (rows insert in order); every
+      // other record with that id, and every record of an id stored before, is a repeat to compare.
+      const firstOfNew = new Set<string>();
+      const repeated = valid.filter(({ message }) => {
+        if (!newIds.has(message.id) || firstOfNew.has(message.id)) return true;
+        firstOfNew.add(message.id);
+        return false;
+      });
       if (repeated.length > 0) conflicts.push(...(await findConflicts(tx, repeated)));
       await insertDeadLetters(tx, [...poison, ...conflicts]);
     });

@@ -7,23 +7,39 @@ import * as schema from "./schema.js";
 
 /**
  * The one pool and drizzle instance of this process, created on first use and reused across warm
- * Lambda invocations.
+ * Lambda invocations. Held on globalThis: serverless-offline runs every function's bundle in one
+ * process, and a pool per bundle would open up to functions x DATABASE_POOL_SIZE connections.
  */
-let pool: pg.Pool | undefined;
-let database: ReturnType<typeof drizzle<typeof schema>> | undefined;
+interface Clients {
+  pool?: pg.Pool;
+  database?: ReturnType<typeof drizzle<typeof schema>>;
+}
+const CLIENTS = Symbol.for("txlog.db.clients");
+const holder = globalThis as typeof globalThis & { [CLIENTS]?: Clients };
+holder[CLIENTS] ??= {};
+const clients: Clients = holder[CLIENTS];
 
 export function getPool(): pg.Pool {
-  if (!pool) {
-    pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, connectionTimeoutMillis: 5_000 });
+  if (!clients.pool) {
+    const pool = new pg.Pool({
+      connectionString: config.DATABASE_URL,
+      max: config.DATABASE_POOL_SIZE,
+      connectionTimeoutMillis: 5_000,
+      // No statement may hold a connection (or the consume function) indefinitely: the server cancels it,
+      // and the client stops waiting a little later even when the server does not answer at all.
+      statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 2_000,
+    });
     // An idle client losing its connection (database restart) must not crash the process.
     pool.on("error", () => {});
+    clients.pool = pool;
   }
-  return pool;
+  return clients.pool;
 }
 
 export function getDb() {
-  database ??= drizzle(getPool(), { schema });
-  return database;
+  clients.database ??= drizzle(getPool(), { schema });
+  return clients.database;
 }
 
 export type Database = ReturnType<typeof getDb>;
@@ -46,8 +62,8 @@ export async function migrateDatabase(url: string): Promise<void> {
 }
 
 export async function closeDb(): Promise<void> {
-  const current = pool;
-  pool = undefined;
-  database = undefined;
+  const current = clients.pool;
+  clients.pool = undefined;
+  clients.database = undefined;
   await current?.end();
 }

@@ -3,6 +3,7 @@ import type { OpenAPIObject } from "openapi3-ts/oas31";
 import { z } from "zod";
 import { config } from "../config.js";
 import { HealthResponse } from "../health.js";
+import { API_KEY_HEADER } from "../http/api-key.js";
 import { BROKER_RETRY_AFTER_SECONDS } from "../http/problem.js";
 import { IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS, MAX_IDEMPOTENCY_KEY_LENGTH } from "../idempotency.js";
 import { ReportsQuery } from "../reports/list.js";
@@ -20,7 +21,6 @@ export const API_VERSION = "0.1.0";
  */
 
 export const API_KEY_SCHEME = "ApiKey";
-export const API_KEY_HEADER = "x-api-key";
 
 const registry = new OpenAPIRegistry();
 
@@ -28,7 +28,9 @@ registry.registerComponent("securitySchemes", API_KEY_SCHEME, {
   type: "apiKey",
   in: "header",
   name: API_KEY_HEADER,
-  description: "API Gateway API key (the functions are `private: true`). Locally, serverless-offline checks it too.",
+  description:
+    "API Gateway API key (the functions are `private: true`). Locally, serverless-offline checks it too. " +
+    "This page never shows it: enter it under Authorize (locally, `npm start` prints it in its terminal).",
 });
 
 // Components are named with zod's own .meta({ id }), which zod-to-openapi reads: its .openapi() and
@@ -137,11 +139,14 @@ const bodyErrors = {
 };
 
 const brokerUnavailable: ResponseConfig = {
-  ...problem("Kafka did not acknowledge the transaction in time; nothing was accepted. Retry after Retry-After seconds.", {
-    status: 503,
-    error: "Service Unavailable",
-    message: "the transaction log is temporarily unavailable; retry later",
-  }),
+  ...problem(
+    "Kafka did not commit the transaction in time, or too many transactions are waiting to be written (MAX_PENDING_PRODUCE_MESSAGES); nothing was accepted. Retry after Retry-After seconds.",
+    {
+      status: 503,
+      error: "Service Unavailable",
+      message: "the transaction log is temporarily unavailable; retry later",
+    },
+  ),
   headers: z.object({ "Retry-After": z.string().meta({ example: String(BROKER_RETRY_AFTER_SECONDS) }) }),
 };
 
@@ -162,7 +167,8 @@ const idempotencyKeyHeaders = z.object({
     .meta({
       description:
         `Makes retries safe (IETF httpapi Idempotency-Key draft): the same key and body answer the same id(s) and are stored once, ` +
-        `however often sent; replays carry \`Idempotent-Replayed: true\`. The id is derived from the key (UUIDv5), not time-ordered. ` +
+        `however often sent; replays carry \`Idempotent-Replayed: true\`. The id is derived from the key and the API key ` +
+        `(UUIDv5), not time-ordered: keys are scoped per API key, so another client's same key is another request. ` +
         `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, bare or as a quoted structured-field string ` +
         `(e.g. a UUID: 5f6c9c8e-3b0a-4d7e-9b8e-2f1c0a9d7e61). Keys do not expire.`,
     }),

@@ -77,13 +77,12 @@ export interface SwaggerUiPageOptions {
   specUrl: string;
   /** Where the assets are served, ending in "/" ("/docs/"). */
   assetBase: string;
-  /** The security scheme name in the document and, locally, a key to pre-fill so "Try it out" just works. */
-  apiKey?: { scheme: string; value: string };
 }
 
 /**
- * The HTML of GET /docs; everything it loads comes from this API. persistAuthorization keeps a key
- * the user typed into "Authorize" across reloads.
+ * The HTML of GET /docs; everything it loads comes from this API. It carries no credentials: the page
+ * is public, and the user enters the API key under "Authorize" (persistAuthorization keeps it in this
+ * browser's localStorage across reloads; Logout in the same dialog forgets it).
  */
 export function swaggerUiPage(options: SwaggerUiPageOptions): string {
   const settings = {
@@ -107,11 +106,9 @@ export function swaggerUiPage(options: SwaggerUiPageOptions): string {
   <div id="swagger-ui"></div>
   <script src="${assets}swagger-ui-bundle.js"></script>
   <script>
-    const apiKey = ${scriptLiteral(options.apiKey ?? null)};
     window.ui = SwaggerUIBundle(Object.assign(${scriptLiteral(settings)}, {
       presets: [SwaggerUIBundle.presets.apis],
       layout: "BaseLayout",
-      onComplete: () => { if (apiKey) window.ui.preauthorizeApiKey(apiKey.scheme, apiKey.value); },
     }));
   </script>
 </body>

@@ -4,6 +4,7 @@ import {
   IdempotencyConflictError,
   InvalidInputError,
   NotFoundError,
+  ProduceQueueFullError,
   RequestInFlightError,
   TransactionLogUnavailableError,
 } from "../errors.js";
@@ -69,6 +70,13 @@ export function problemOf(error: unknown): ProblemSpec {
   if (error instanceof PayloadTooLargeError) return { status: 413, message: error.message };
   if (error instanceof UnsupportedMediaTypeError) return { status: 415, message: error.message };
   if (error instanceof IdempotencyConflictError) return { status: 422, message: error.message, issues: error.issues };
+  if (error instanceof ProduceQueueFullError) {
+    return {
+      status: 503,
+      message: "too many transactions are waiting to be written; retry shortly",
+      headers: { "Retry-After": String(error.retryAfterSeconds) },
+    };
+  }
   if (error instanceof TransactionLogUnavailableError) {
     return {
       status: 503,

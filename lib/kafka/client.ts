@@ -13,6 +13,14 @@ const toPino = {
   [logLevel.NOTHING]: "silent",
 } as const;
 
+/**
+ * A transaction begun right after the previous one's commit is refused for the few ms its commit markers
+ * take (CONCURRENT_TRANSACTIONS); KafkaJS retries it and logs two errors each time. Routine: debug.
+ */
+const CONCURRENT_TRANSACTION = "another concurrent operation on the same transaction";
+const isRoutine = (message: string, extra: Record<string, unknown>) =>
+  message.includes(CONCURRENT_TRANSACTION) || String(extra.error ?? "").includes(CONCURRENT_TRANSACTION);
+
 /** The one Kafka client of this process; the producer, the admins and the local trigger's consumers come from it. */
 export const kafka = new Kafka({
   clientId: config.KAFKA_CLIENT_ID,
@@ -25,7 +33,7 @@ export const kafka = new Kafka({
     () =>
     ({ level, log }) => {
       const { message, ...extra } = log;
-      const pinoLevel = toPino[level as keyof typeof toPino] ?? "info";
+      const pinoLevel = isRoutine(message, extra) ? "debug" : (toPino[level as keyof typeof toPino] ?? "info");
       if (pinoLevel !== "silent") kafkaLog[pinoLevel](extra, message);
     },
 });

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { type Database, getDb } from "../db/client.js";
 import { type TransactionRow, transactions } from "../db/schema.js";
 import { InvalidInputError, NotFoundError } from "../errors.js";
-import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
+import { ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 
 export const DEFAULT_REPORT_LIMIT = 100;
@@ -42,7 +42,10 @@ interface CursorPosition {
   id: string;
 }
 
-const CursorPosition = z.tuple([z.iso.datetime({ offset: true }), z.uuid()]);
+/** The same ranges as the data: a cursor can only name an instant a stored row could have (400, never a 500). */
+const CursorPosition = z.tuple([ReceivedAt, z.uuid()]);
+/** A real cursor is about 90 characters; anything much longer is not one of ours, and is not decoded. */
+export const MAX_CURSOR_CHARS = 200;
 
 /** Opaque to clients: base64url of [receivedAt, id]. */
 export function encodeCursor(position: CursorPosition): string {
@@ -50,6 +53,7 @@ export function encodeCursor(position: CursorPosition): string {
 }
 
 export function decodeCursor(cursor: string): CursorPosition | undefined {
+  if (cursor.length > MAX_CURSOR_CHARS) return undefined;
   try {
     const parsed = CursorPosition.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
     return parsed.success ? { receivedAt: parsed.data[0], id: parsed.data[1] } : undefined;

@@ -6,6 +6,8 @@ import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 
 export const MAX_STEP = 1_000_000;
+/** byStep lists at most this many steps (the lowest); narrow stepFrom/stepTo for the rest. PaySim spans 743. */
+export const MAX_SUMMARY_STEPS = 1_000;
 
 /**
  * A step number in a query string: digits only, so "" or "0x10" are rejected instead of coerced. The
@@ -63,7 +65,11 @@ export const SummaryResponse = z.strictObject({
   flaggedFraud: z.strictObject(Volume),
   byStep: z
     .array(z.strictObject({ step: z.int().min(0), ...Volume }))
-    .meta({ description: "Per-step volume, ascending, only steps that have rows." }),
+    .meta({ description: `Per-step volume, ascending, only steps that have rows; at most ${MAX_SUMMARY_STEPS} (the lowest).` }),
+  byStepTruncated: z
+    .literal(true)
+    .optional()
+    .meta({ description: `Present when more than ${MAX_SUMMARY_STEPS} steps have rows: narrow stepFrom/stepTo for the rest.` }),
 });
 export type Summary = z.output<typeof SummaryResponse>;
 
@@ -91,24 +97,34 @@ const countOf = (condition?: SQL) =>
  */
 export async function summarizeTransactions(filter: SummaryFilter, db: Database = getDb()): Promise<Summary> {
   const { type, status, step } = transactions;
-  const rows = await db
+  const grouped = db
     .select({
       // Bit set when the column is NOT part of the row's grouping set: 0b011 = by type, 0b101 = by status, ...
-      grouping: sql`grouping(${type}, ${status}, ${step})`.mapWith(Number) as SQL<number>,
+      grouping: sql<number>`grouping(${type}, ${status}, ${step})`.mapWith(Number).as("grouping"),
       type,
       status,
       step,
-      count: countOf(),
-      amount: sumOf(),
-      fraudCount: countOf(sql`${transactions.isFraud}`),
-      fraudAmount: sumOf(sql`${transactions.isFraud}`),
-      flaggedFraudCount: countOf(sql`${transactions.isFlaggedFraud}`),
-      flaggedFraudAmount: sumOf(sql`${transactions.isFlaggedFraud}`),
+      count: countOf().as("count"),
+      amount: sumOf().as("amount"),
+      fraudCount: countOf(sql`${transactions.isFraud}`).as("fraud_count"),
+      fraudAmount: sumOf(sql`${transactions.isFraud}`).as("fraud_amount"),
+      flaggedFraudCount: countOf(sql`${transactions.isFlaggedFraud}`).as("flagged_fraud_count"),
+      flaggedFraudAmount: sumOf(sql`${transactions.isFlaggedFraud}`).as("flagged_fraud_amount"),
+      // Steps are numbered within the per-step set, so only the first MAX_SUMMARY_STEPS (+1 to tell) leave the database.
+      stepRank: sql<number>`row_number() over (partition by grouping(${type}, ${status}, ${step}) order by ${step})`
+        .mapWith(Number)
+        .as("step_rank"),
     })
     .from(transactions)
     .where(whereOf(filter))
     .groupBy(sql`grouping sets ((), (${type}), (${status}), (${step}))`)
-    .orderBy(step);
+    .as("grouped");
+  const rows = await db
+    .select()
+    .from(grouped)
+    .where(sql`${grouped.grouping} <> ${0b110} or ${grouped.stepRank} <= ${MAX_SUMMARY_STEPS + 1}`)
+    .orderBy(grouped.step);
+  const stepRows = rows.filter((row) => row.grouping === 0b110 && row.step !== null);
 
   const total = rows.find((row) => row.grouping === 0b111);
   // With GROUPING SETS the () set always yields one row, even over no rows.
@@ -133,8 +149,9 @@ export async function summarizeTransactions(filter: SummaryFilter, db: Database 
     }),
     fraud: { count: total.fraudCount, amount: total.fraudAmount },
     flaggedFraud: { count: total.flaggedFraudCount, amount: total.flaggedFraudAmount },
-    byStep: rows
-      .filter((row) => row.grouping === 0b110 && row.step !== null)
+    byStep: stepRows
+      .slice(0, MAX_SUMMARY_STEPS)
       .map((row) => ({ step: row.step as number, count: row.count, amount: row.amount })),
+    ...(stepRows.length > MAX_SUMMARY_STEPS ? { byStepTruncated: true as const } : {}),
   };
 }

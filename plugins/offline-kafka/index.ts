@@ -7,10 +7,22 @@ export {
   type KafkaEventDefinition,
   KafkaEventDefinitionError,
   type KafkaTriggerOptions,
+  MAX_RETRY_ATTEMPTS,
   parseKafkaEventDefinition,
   type StartingPosition,
 } from "./event-definition.js";
+export {
+  bisect,
+  DEFAULT_FAILURE_SETTINGS,
+  effectiveRetryAttempts,
+  type FailureSettings,
+  type FailureSteps,
+  type FailureVerdict,
+  RETRIES_WITH_DESTINATION,
+  settleBatch,
+} from "./failure-handling.js";
 export { HandlerNotFoundError, loadHandler, splitHandler } from "./handler-loader.js";
+export { failedRecordMessage, OnFailureDestination } from "./on-failure-destination.js";
 export { KafkaPoller } from "./poller.js";
 export type { BatchInvoker, PollerDefinition, PollerOptions, PollerStats } from "./poller-options.js";
 export {

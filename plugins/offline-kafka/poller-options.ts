@@ -1,15 +1,18 @@
 import type { MSKEvent } from "aws-lambda";
 import type { Kafka } from "kafkajs";
 import type { KafkaEventDefinition } from "./event-definition.js";
+import type { FailureSettings } from "./failure-handling.js";
 import type { RetryOptions, WaitBeforeRetry } from "./retry.js";
 
 /** Invokes the function with one MSK event; a rejection means "retry this batch". */
 export type BatchInvoker = (event: MSKEvent) => Promise<unknown>;
 
+/** The error-handling settings are optional here: without them, Lambda's defaults (retry forever, no bisecting, no destination). */
 export type PollerDefinition = Pick<
   KafkaEventDefinition,
   "functionKey" | "topic" | "batchSize" | "maximumBatchingWindowMs" | "startingPosition" | "consumerGroupId" | "eventSourceArn"
->;
+> &
+  Partial<FailureSettings>;
 
 export interface PollerOptions {
   definition: PollerDefinition;
@@ -24,6 +27,8 @@ export interface PollerOptions {
    * "pause the partitions and resume once the database answers" (issue 6, retry.ts pauseWhileDown).
    */
   waitBeforeRetry?: WaitBeforeRetry;
+  /** The function's timeout (serverless.yml `timeout`): an invocation running longer counts as failed. Default 60 s. */
+  functionTimeoutMs?: number;
   /** kafkajs eachBatch calls handled at once: at least the topic's partition count, so one event can mix partitions. */
   partitionsConsumedConcurrently?: number;
   /**
@@ -34,7 +39,15 @@ export interface PollerOptions {
 }
 
 export interface PollerStats {
+  /** Successful invocations and the records they held. */
   batches: number;
   records: number;
   failedAttempts: number;
+  /** Failed invocations that ran past the function timeout (also counted in failedAttempts). */
+  timeouts: number;
+  /** Failed batches split in two (bisectBatchOnFunctionError). */
+  bisections: number;
+  /** Records given up on: sent to the on-failure destination, or discarded without one. */
+  sentOnFailure: number;
+  discarded: number;
 }

@@ -57,7 +57,13 @@ export async function startPollers({
         onResult?.(definition, result);
         return result;
       };
-      const started = new KafkaPoller({ waitBeforeRetry: pauseWhileDatabaseDown, ...poller, definition, invoke });
+      const started = new KafkaPoller({
+        waitBeforeRetry: pauseWhileDatabaseDown,
+        ...poller,
+        functionTimeoutMs: timeoutMs,
+        definition,
+        invoke,
+      });
       pollers.push(started);
       await started.start();
     }
@@ -82,11 +88,17 @@ export async function startPollers({
 interface ServerlessService {
   service?: unknown;
   functions?: unknown;
+  provider?: { timeout?: unknown };
+  custom?: { offlineKafka?: unknown };
 }
+
+/** Serverless's default function timeout, when neither the function nor the provider sets one. */
+const SERVERLESS_DEFAULT_TIMEOUT_SECONDS = 6;
 
 /**
  * The plugin's work on `offline:start:init`: every function's msk/kafka events from the resolved
- * serverless.yml, each polled from config.KAFKA_BROKERS (the events' own brokers/ARNs are AWS's).
+ * serverless.yml, each polled from config.KAFKA_BROKERS (the events' own brokers/ARNs are AWS's), with the
+ * error-handling settings of custom.offlineKafka and each function's timeout (function, else provider).
  */
 export async function startOfflineKafka(service: ServerlessService, servicePath: string): Promise<RunningPollers | undefined> {
   if (!config.OFFLINE_KAFKA_ENABLED) {
@@ -94,10 +106,12 @@ export async function startOfflineKafka(service: ServerlessService, servicePath:
     return undefined;
   }
   const serviceName = typeof service.service === "string" ? service.service : "service";
-  const definitions = collectKafkaEventDefinitions(serviceName, service.functions);
+  const definitions = collectKafkaEventDefinitions(serviceName, service.functions, service.custom?.offlineKafka);
+  const providerTimeout = service.provider?.timeout;
   const timeouts: Record<string, number> = {};
   for (const [key, fn] of Object.entries((service.functions ?? {}) as Record<string, { timeout?: unknown }>)) {
-    if (typeof fn?.timeout === "number") timeouts[key] = fn.timeout;
+    const seconds = fn?.timeout ?? providerTimeout;
+    timeouts[key] = typeof seconds === "number" && seconds > 0 ? seconds : SERVERLESS_DEFAULT_TIMEOUT_SECONDS;
   }
   return startPollers({ servicePath, definitions, timeouts });
 }

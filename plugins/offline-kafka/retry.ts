@@ -23,15 +23,22 @@ export interface RetryContext {
   consumer: Consumer;
 }
 
-/** How the poller waits before it invokes a failed batch again; the batch stays in memory, uncommitted, meanwhile. */
-export type WaitBeforeRetry = (context: RetryContext) => Promise<void>;
+/**
+ * How the poller waits before it invokes a failed batch again; the batch stays in memory, uncommitted,
+ * meanwhile. Resolves "outage" when the failure came from a dependency being down: such an attempt counts
+ * neither toward maximumRetryAttempts nor as a reason to bisect (an outage is not poison).
+ */
+export type WaitBeforeRetry = (context: RetryContext) => Promise<"failure" | "outage">;
 
 export function backoffDelay(attempt: number, { initialDelayMs, maxDelayMs }: RetryOptions): number {
   return Math.min(initialDelayMs * 2 ** Math.max(0, attempt - 1), maxDelayMs);
 }
 
 /** The default policy: sleep the backoff delay (cut short when the poller stops). */
-export const sleepBackoff: WaitBeforeRetry = ({ delayMs, signal }) => sleep(delayMs, undefined, { signal }).catch(() => {});
+export const sleepBackoff: WaitBeforeRetry = async ({ delayMs, signal }) => {
+  await sleep(delayMs, undefined, { signal }).catch(() => {});
+  return "failure";
+};
 
 /** "message <- cause message <- ...": enough to tell a database outage from a bug without the stack. */
 export function errorMessages(error: unknown): string {
@@ -54,18 +61,19 @@ export interface PauseWhileDownOptions {
 /**
  * A KafkaPoller `waitBeforeRetry` policy for a handler that failed because a dependency (the database)
  * is down: that is an outage, not poison, so the batch is neither dead-lettered nor skipped.
- * - The dependency answers: the failure was something else; wait the usual backoff.
- * - It does not: pause the failed batch's partitions (nothing more is fetched for them), probe with
- *   capped backoff until it answers, resume them, and let the poller retry the batch at once.
+ * - The dependency answers: the failure was something else ("failure"); wait the usual backoff.
+ * - It does not ("outage": the attempt is not counted and the batch not bisected): pause the failed batch's
+ *   partitions (nothing more is fetched for them), probe with capped backoff until it answers, resume
+ *   them, and let the poller retry the batch at once.
  * The batch stays in memory and uncommitted meanwhile, and the poller keeps heart-beating, so the
  * member keeps its partitions however long the outage lasts; a crash meanwhile redelivers from the
  * last commit.
  */
 export function pauseWhileDown({ dependency, probe, maxProbeIntervalMs = 1_000 }: PauseWhileDownOptions): WaitBeforeRetry {
-  return async ({ attempt, delayMs, signal, partitions, consumer }: RetryContext): Promise<void> => {
+  return async ({ attempt, delayMs, signal, partitions, consumer }: RetryContext) => {
     if (await probe()) {
       await sleep(delayMs, undefined, { signal }).catch(() => {});
-      return;
+      return "failure";
     }
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
@@ -77,17 +85,18 @@ export function pauseWhileDown({ dependency, probe, maxProbeIntervalMs = 1_000 }
       for (let probeAttempt = 1; !signal.aborted; probeAttempt += 1) {
         const waitMs = Math.min(Math.max(delayMs, 100) * 2 ** Math.min(probeAttempt - 1, 10), maxProbeIntervalMs);
         await sleep(waitMs, undefined, { signal }).catch(() => {});
-        if (signal.aborted) return;
+        if (signal.aborted) break;
         if (await probe()) {
           log.info(
             { dependency, partitions: topicPartitions, downMs: Math.round(performance.now() - started), probes: probeAttempt },
             "dependency answers again: partitions resumed, retrying the batch",
           );
-          return;
+          break;
         }
       }
     } finally {
       consumer.resume(topicPartitions);
     }
+    return "outage";
   };
 }

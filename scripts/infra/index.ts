@@ -102,6 +102,7 @@ export async function infraUp(
   const state = readState(settings);
   let kafkaUp = await kafkaAnswers(config.KAFKA_BROKERS);
   let postgresUp = await postgresAnswers(config.DATABASE_URL);
+  let databaseUrl = config.DATABASE_URL;
 
   if ((!kafkaUp || !postgresUp) && dockerEngineAnswers()) {
     progress("docker engine found: docker compose up -d --wait zookeeper kafka postgres");
@@ -112,6 +113,17 @@ export async function infraUp(
     state.docker = true;
     kafkaUp = await kafkaAnswers(config.KAFKA_BROKERS);
     postgresUp = await postgresAnswers(config.DATABASE_URL);
+    // Compose's PostgreSQL wants a password (POSTGRES_PASSWORD); a DATABASE_URL without one gets compose's,
+    // and the URL is recorded so every later local process connects with it.
+    const url = new URL(databaseUrl);
+    if (!postgresUp && url.password === "") {
+      url.password = infraSettings.POSTGRES_PASSWORD;
+      if (await postgresAnswers(url.toString())) {
+        postgresUp = true;
+        databaseUrl = url.toString();
+        state.postgres = { url: databaseUrl, port: Number(url.port || 5432), startedByUs: false };
+      }
+    }
   }
 
   if (!kafkaUp) {
@@ -130,10 +142,9 @@ export async function infraUp(
     state.kafka = { pid, brokers: broker.brokers };
   }
 
-  let databaseUrl = config.DATABASE_URL;
   if (!postgresUp) {
     const wanted = Number(new URL(databaseUrl).port || 5432);
-    const port = state.postgres?.port ?? (await freePort(wanted));
+    const port = state.postgres?.startedByUs ? state.postgres.port : await freePort(wanted);
     progress(`no PostgreSQL answers at ${new URL(databaseUrl).host}: starting a private cluster on 127.0.0.1:${port}`);
     await privatePostgres(settings, port).start();
     const url = new URL(databaseUrl);

@@ -105,8 +105,11 @@ export class NativeKafkaBroker {
         `num.partitions=${partitions}`,
         "offsets.topic.replication.factor=1",
         "offsets.topic.num.partitions=3",
+        // The API produces in Kafka transactions: their state log must fit one node. 3 partitions, not 50:
+        // a fresh broker creates it on the first transaction, which otherwise waits ~6 s for it.
         "transaction.state.log.replication.factor=1",
         "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=3",
         "group.initial.rebalance.delay.ms=0",
         // A fresh machine has no topics; the app creates its own with the partition count it wants.
         "auto.create.topics.enable=true",

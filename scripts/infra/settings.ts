@@ -16,9 +16,17 @@ const InfraSettingsSchema = z.object({
   INFRA_CACHE_DIR: z.string().min(1).default(resolve(process.cwd(), ".cache")),
   /** serverless-offline's HTTP port (serverless.yml reads the variable itself; npm start waits on it). */
   HTTP_PORT: port.default(3000),
-  /** serverless-offline's Lambda invoke and WebSocket ports (serverless.yml reads them); tests pick free ones. */
-  LAMBDA_PORT: port.default(3002),
+  /** The address serverless-offline listens on (serverless.yml reads it): loopback unless told otherwise. */
+  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  /**
+   * serverless-offline's Lambda invoke server (serverless.yml reads it): a TCP port, or a Unix socket path
+   * (with a "/"). Unset, npm start and the tests put a socket in a private temporary directory.
+   */
+  LAMBDA_PORT: z.union([port, z.string().regex(/\//, "a TCP port or a Unix socket path containing /")]).optional(),
+  /** serverless-offline's WebSocket port (serverless.yml reads it; no function has a websocket event). */
   WEBSOCKET_PORT: port.default(3001),
+  /** docker-compose.yml's PostgreSQL password (its default, for local use only); infra:up connects with it. */
+  POSTGRES_PASSWORD: z.string().min(1).default("txlog-local-postgres"),
 });
 
 export type InfraSettings = z.infer<typeof InfraSettingsSchema> & {

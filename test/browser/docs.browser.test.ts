@@ -6,14 +6,15 @@ import { type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Accepted } from "../../lib/docs/api-schemas.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { CHROMIUM } from "../support/chromium.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
  * A real headless browser (Debian's chromium, driven by playwright-core; never a downloaded one)
- * uses Swagger UI at /docs on the running `serverless offline start` to POST a transaction.
+ * uses Swagger UI at /docs on the running `serverless offline start` to POST a transaction, entering
+ * the API key under Authorize as a user does (the page never carries it).
  */
-const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -59,7 +60,7 @@ async function producedMessage(id: string): Promise<{ id: string; transaction: R
 }
 
 describe("Swagger UI at /docs in headless chromium", () => {
-  it("posts the example transaction through Try it out and shows 202", async () => {
+  it("posts the example transaction through Authorize + Try it out and shows 202", async () => {
     const page = browser.pages()[0] ?? (await browser.newPage());
     const foreignRequests: string[] = [];
     page.on("request", (request) => {
@@ -67,6 +68,14 @@ describe("Swagger UI at /docs in headless chromium", () => {
     });
 
     await page.goto(`${server.baseUrl}/docs`);
+    // The page never carries the key: the user types it into Swagger UI's Authorize dialog.
+    expect(await page.content()).not.toContain(server.apiKey);
+    await page.locator(".auth-wrapper button.authorize").click();
+    await page.locator("#api_key_value").fill(server.apiKey);
+    await page.locator(".auth-container .auth-btn-wrapper button.authorize").click();
+    await page.locator(".auth-container .auth-btn-wrapper button.btn-done").click();
+    await expect.poll(() => page.locator(".auth-wrapper button.authorize.locked").count()).toBe(1);
+
     const operation = page.locator("#operations-transactions-submitTransaction");
     await operation.locator(".opblock-summary").click();
     await operation.getByRole("button", { name: "Try it out" }).click();
@@ -80,7 +89,7 @@ describe("Swagger UI at /docs in headless chromium", () => {
       operation.getByRole("button", { name: "Execute" }).click(),
     ]);
     expect(apiResponse.status()).toBe(202);
-    // The route is private: the page pre-filled the local API key, and Swagger UI sent it.
+    // The route is private: Swagger UI sent the key entered under Authorize.
     expect((await apiResponse.request().allHeaders())["x-api-key"]).toBe(server.apiKey);
 
     const shownStatus = operation.locator(".live-responses-table .response .response-col_status").first();

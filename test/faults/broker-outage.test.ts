@@ -3,9 +3,8 @@ import type { Admin } from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  committedTotal,
+  committedThroughStored,
   deadLetterCount,
-  endOffsetTotal,
   eventually,
   type FaultBroker,
   spawnWorker,
@@ -107,13 +106,7 @@ describe("fault: the Kafka broker stops while the API and the worker run", () =>
       async () => (await storedCounts(pool, topic)).size,
       (n) => n >= accepted.length,
     );
-    const end = await endOffsetTotal(admin, topic);
-    await eventually(
-      "offsets committed to the end",
-      () => committedTotal(admin, group, topic),
-      (n) => n === end,
-      60_000,
-    );
+    await eventually("offsets committed to the end", () => committedThroughStored(admin, pool, group, topic), Boolean, 60_000);
     expect(await stopWorker(worker)).toBe(0);
 
     const counts = await storedCounts(pool, topic);

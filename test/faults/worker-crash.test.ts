@@ -5,9 +5,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   committedByPartition,
-  committedTotal,
+  committedThroughStored,
   deadLetterCount,
-  endOffsetTotal,
   eventually,
   nextOffsetsStored,
   spawnWorker,
@@ -78,12 +77,7 @@ async function settle(results: PostResult[], topic: string, group: string, last:
     (n) => n >= accepted.length,
     60_000,
   );
-  const end = await endOffsetTotal(admin, topic);
-  await eventually(
-    "offsets committed to the end",
-    () => committedTotal(admin, group, topic),
-    (n) => n === end,
-  );
+  await eventually("offsets committed to the end", () => committedThroughStored(admin, pool, group, topic), Boolean);
   expect(await stopWorker(last)).toBe(0);
   return { accepted, ...tally(accepted, await storedCounts(pool, topic)) };
 }

@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthResponse } from "../../lib/health.js";
-import { idForKey } from "../../lib/idempotency.js";
+import { apiKeyScope, idForKey } from "../../lib/idempotency.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { freePort } from "../../scripts/infra/index.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
@@ -153,7 +153,7 @@ describe("with nothing listening where PostgreSQL should be", () => {
       postInit(server, paysim({ step: 3 }), { "Idempotency-Key": key }),
     );
     expect(keyed.status).toBe(202);
-    expect(keyed.body.id).toBe(idForKey(key, 0));
+    expect(keyed.body.id).toBe(idForKey(key, 0, apiKeyScope(server.apiKey)));
     // The key is still honoured by this process while the database is away.
     const retry = await timedFetch(
       `${server.baseUrl}/transaction`,

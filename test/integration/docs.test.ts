@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,8 +126,8 @@ describe("GET /docs", () => {
     expect(html).toContain('<script src="/docs/swagger-ui-bundle.js">');
     expect(html).toContain('"url":"/openapi.json"');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
-    // Locally (serverless-offline) the page pre-fills the key for "Try it out".
-    expect(html).toContain(`const apiKey = {"scheme":"ApiKey","value":"${server.apiKey}"};`);
+    // No credentials in a public page, not even locally: the user enters the key under Authorize.
+    expect(html).not.toMatch(/preauthorize|apiKey/i);
     // With a trailing slash too: the URLs are absolute paths, not relative to the page.
     expect(await (await fetch(`${server.baseUrl}/docs/`)).text()).toBe(html);
   });
@@ -175,6 +176,24 @@ describe("the API key", () => {
     expect(response.status).toBe(200);
   });
 
+  const publicPaths = [
+    "/docs",
+    "/docs/",
+    "/openapi.json",
+    "/health",
+    ...Object.keys(SWAGGER_UI_ASSETS).map((name) => `/docs/${name}`),
+  ];
+
+  it("is never in a public page: GET /docs, its assets, /openapi.json, /health", async () => {
+    for (const path of publicPaths) {
+      const response = await fetch(`${server.baseUrl}${path}`);
+      expect(response.status).toBe(200);
+      const served = Buffer.from(await response.arrayBuffer()).toString("latin1");
+      expect(served.includes(server.apiKey), `${path} carries the API key`).toBe(false);
+      expect(JSON.stringify(Object.fromEntries(response.headers))).not.toContain(server.apiKey);
+    }
+  });
+
   it("comes from API_KEY in the environment", async () => {
     const custom = await startOffline({
       env: { TRANSACTIONS_TOPIC: topic, API_KEY: "a-key-from-the-environment-42", OFFLINE_KAFKA_ENABLED: "false" },
@@ -186,8 +205,74 @@ describe("the API key", () => {
         headers: { "x-api-key": "a-key-from-the-environment-42" },
       });
       expect(withCustom.status).toBe(200);
+      for (const path of publicPaths) {
+        const served = await (await fetch(`${custom.baseUrl}${path}`)).text();
+        expect(served.includes("a-key-from-the-environment-42"), `${path} carries the API key`).toBe(false);
+      }
     } finally {
       await custom.stop();
     }
+  });
+});
+
+/** The TCP addresses process `pid` listens on ("127.0.0.1:3000", "[::]:3002"), from /proc (Linux). */
+function listeningAddresses(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  const addresses: string[] = [];
+  for (const [file, v6] of [
+    ["/proc/net/tcp", false],
+    ["/proc/net/tcp6", true],
+  ] as const) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const [local, state, inode] = [fields[1], fields[3], fields[9]];
+      if (!local || state !== "0A" || !inode || !inodes.has(inode)) continue; // 0A: LISTEN
+      const [hexAddress = "", hexPort = ""] = local.split(":");
+      const port = Number.parseInt(hexPort, 16);
+      const address = v6
+        ? hexAddress === "0".repeat(32)
+          ? "[::]"
+          : `[${hexAddress}]`
+        : (hexAddress.match(/../g) ?? [])
+            .reverse()
+            .map((byte) => Number.parseInt(byte, 16))
+            .join(".");
+      addresses.push(`${address}:${port}`);
+    }
+  }
+  return addresses.sort();
+}
+
+describe("what the local server exposes", () => {
+  it("listens on 127.0.0.1 at the HTTP port and on no other TCP port (no Lambda invoke port)", () => {
+    expect(listeningAddresses(server.pid)).toEqual([`127.0.0.1:${server.httpPort}`]);
+  });
+
+  it("serves its Lambda invoke API (any function, no API key) only on a Unix socket in a 0700 directory", async () => {
+    expect(statSync(server.lambdaSocket).isSocket()).toBe(true);
+    expect(statSync(dirname(server.lambdaSocket)).mode & 0o777).toBe(0o700);
+    // The residual: this user (and root) can still invoke any function through it, without the key.
+    const status = await new Promise<number>((resolveStatus, reject) => {
+      const request = httpRequest(
+        { socketPath: server.lambdaSocket, method: "POST", path: "/2015-03-31/functions/txlog-local-health/invocations" },
+        (response) => {
+          response.resume();
+          resolveStatus(response.statusCode ?? 0);
+        },
+      );
+      request.on("error", reject);
+      request.end("{}");
+    });
+    expect(status).toBe(200);
   });
 });

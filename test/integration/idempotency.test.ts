@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getDb } from "../../lib/db/client.js";
 import { transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
-import { fingerprintOf, idForKey } from "../../lib/idempotency.js";
+import { apiKeyScope, fingerprintOf, idForKey } from "../../lib/idempotency.js";
 import { parseTransaction, parseTransactions } from "../../lib/ingest.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { disconnectProducer } from "../../lib/kafka/producer.js";
@@ -30,8 +30,10 @@ let server: OfflineServer;
 
 const runTag = String(randomInt(1e8, 1e9));
 const account = (suffix: string) => `C${runTag}${suffix}`;
-const accounts = ["S", "B", "C", "D", "Q"].map(account);
+const accounts = ["S", "B", "C", "D", "Q", "E"].map(account);
 const newKey = () => `test-${randomUUID()}`;
+/** The id the server derives for item `index` of a request with `key` and the server's API key. */
+const idOf = (key: string, index: number) => idForKey(key, index, apiKeyScope(server.apiKey));
 
 function paysim(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -50,10 +52,10 @@ function paysim(overrides: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
-async function post(path: string, body: unknown, key?: string) {
-  const response = await fetch(`${server.baseUrl}${path}`, {
+async function post(path: string, body: unknown, key?: string, to: OfflineServer = server) {
+  const response = await fetch(`${to.baseUrl}${path}`, {
     method: "POST",
-    headers: server.headers({ "content-type": "application/json", ...(key === undefined ? {} : { "Idempotency-Key": key }) }),
+    headers: to.headers({ "content-type": "application/json", ...(key === undefined ? {} : { "Idempotency-Key": key }) }),
     body: JSON.stringify(body),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as JsonBody };
@@ -156,7 +158,7 @@ describe("POST /transaction with Idempotency-Key", () => {
     const answers = [];
     for (const body of bodies) answers.push(await post("/transaction", body, key));
 
-    const id = idForKey(key, 0);
+    const id = idOf(key, 0);
     for (const [index, answer] of answers.entries()) {
       expect(answer.status).toBe(202);
       expect(answer.body).toEqual({ id, status: "Accepted" });
@@ -193,7 +195,7 @@ describe("POST /transaction with Idempotency-Key", () => {
     });
     expect(reused.body.issues).toEqual([{ field: "Idempotency-Key", reason: "already used with a different request body" }]);
 
-    const id = idForKey(key, 0);
+    const id = idOf(key, 0);
     const produced = await messagesWithIds([id]);
     expect(produced.map((value) => value.transaction.amount)).toEqual(["10"]);
     expect((await storedRows([id])).map((row) => row.amount)).toEqual(["10.00"]);
@@ -213,7 +215,7 @@ describe("POST /transaction with Idempotency-Key", () => {
     const key = newKey();
     const body = paysim({ nameOrig: account("C"), step: 99 });
     const answers = await Promise.all(Array.from({ length: 10 }, () => post("/transaction", body, key)));
-    const id = idForKey(key, 0);
+    const id = idOf(key, 0);
     expect(answers.filter((answer) => answer.status === 202).length).toBeGreaterThanOrEqual(1);
     for (const answer of answers) {
       expect([202, 409]).toContain(answer.status);
@@ -265,7 +267,7 @@ describe("POST /transaction with Idempotency-Key", () => {
     const key = `${newKey()}-`.padEnd(255, "x");
     const response = await post("/transaction", paysim({ nameOrig: account("Q") }), key);
     expect(response.status).toBe(202);
-    expect(response.body.id).toBe(idForKey(key, 0));
+    expect(response.body.id).toBe(idOf(key, 0));
   });
 });
 
@@ -275,7 +277,7 @@ describe("the stored row decides when this process has not seen the key", () => 
     const transaction = parseTransaction(body);
     await insertTransactions(getDb(), [
       {
-        id: idForKey(key, 0),
+        id: idOf(key, 0),
         ...transaction,
         status: "Completed",
         receivedAt: new Date(),
@@ -293,7 +295,7 @@ describe("the stored row decides when this process has not seen the key", () => 
     await storeAsIf(key, stored, fingerprintOf("transaction", [parseTransaction(stored)]));
     const response = await post("/transaction", paysim({ nameOrig: account("D"), amount: "2.00" }), key);
     expect(response.status).toBe(422);
-    expect(await messagesWithIds([idForKey(key, 0)])).toHaveLength(0);
+    expect(await messagesWithIds([idOf(key, 0)])).toHaveLength(0);
   });
 
   it("replays 202 without producing when the stored row has this fingerprint", async () => {
@@ -302,9 +304,9 @@ describe("the stored row decides when this process has not seen the key", () => 
     await storeAsIf(key, body, fingerprintOf("transaction", [parseTransaction(body)]));
     const response = await post("/transaction", body, key);
     expect(response.status).toBe(202);
-    expect(response.body.id).toBe(idForKey(key, 0));
+    expect(response.body.id).toBe(idOf(key, 0));
     expect(response.headers.get("idempotent-replayed")).toBe("true");
-    expect(await messagesWithIds([idForKey(key, 0)])).toHaveLength(0);
+    expect(await messagesWithIds([idOf(key, 0)])).toHaveLength(0);
   });
 });
 
@@ -314,7 +316,7 @@ describe("POST /transactions with Idempotency-Key", () => {
     const items = [1, 2, 3].map((step) => paysim({ nameOrig: account("B"), step, amount: `${step}.25` }));
     const answers = [];
     for (let attempt = 0; attempt < 5; attempt++) answers.push(await post("/transactions", items, key));
-    const ids = [0, 1, 2].map((index) => idForKey(key, index));
+    const ids = [0, 1, 2].map((index) => idOf(key, index));
     for (const [index, answer] of answers.entries()) {
       expect(answer.status).toBe(202);
       expect(answer.body).toEqual({ status: "Accepted", count: 3, ids });
@@ -339,6 +341,63 @@ describe("POST /transactions with Idempotency-Key", () => {
     expect(shorter.status).toBe(422);
     const single = await post("/transaction", items[0], key);
     expect(single.status).toBe(422);
-    expect(await messagesWithIds([0, 1].map((index) => idForKey(key, index)))).toHaveLength(2);
+    expect(await messagesWithIds([0, 1].map((index) => idOf(key, index)))).toHaveLength(2);
+  });
+});
+
+describe("Idempotency-Keys are scoped per API key", () => {
+  // A second API of the same system with another API key (serverless.yml has one key per server): same
+  // topic and database; the first server's Kafka trigger stores what both produce.
+  const otherApiKey = `test-other-client-${randomUUID()}`;
+  let other: OfflineServer;
+  beforeAll(async () => {
+    other = await startOffline({
+      env: { TRANSACTIONS_TOPIC: topic, CONSUMER_GROUP_ID: consumerGroup, OFFLINE_KAFKA_ENABLED: "false", API_KEY: otherApiKey },
+    });
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it("accepts the same key with different bodies from two API keys: both 202, both stored", async () => {
+    const key = newKey();
+    const mine = paysim({ nameOrig: account("E"), amount: "11.00" });
+    const theirs = paysim({ nameOrig: account("E"), amount: "12.00" });
+    const first = await post("/transaction", mine, key);
+    const second = await post("/transaction", theirs, key, other);
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    expect(first.body.id).toBe(idOf(key, 0));
+    expect(second.body.id).toBe(idForKey(key, 0, apiKeyScope(otherApiKey)));
+    expect(second.body.id).not.toBe(first.body.id);
+
+    const rows = await storedRows([first.body.id, second.body.id]);
+    expect(new Map(rows.map((row) => [row.id, row.amount]))).toEqual(
+      new Map([
+        [first.body.id, "11.00"],
+        [second.body.id, "12.00"],
+      ]),
+    );
+
+    // Within each API key, as before: the same body replays, another body is a conflict.
+    const replay = await post("/transaction", mine, key);
+    expect(replay.status).toBe(202);
+    expect(replay.body.id).toBe(first.body.id);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect((await post("/transaction", theirs, key)).status).toBe(422);
+    expect((await post("/transaction", mine, key, other)).status).toBe(422);
+  });
+
+  it("never replays another API key's request, even with the same body", async () => {
+    const key = newKey();
+    const body = paysim({ nameOrig: account("E"), amount: "13.00" });
+    const first = await post("/transaction", body, key);
+    await storedRows([first.body.id]);
+    const second = await post("/transaction", body, key, other);
+    expect(second.status).toBe(202);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    expect(second.body.id).not.toBe(first.body.id);
+    expect(await storedRows([first.body.id, second.body.id])).toHaveLength(2);
   });
 });

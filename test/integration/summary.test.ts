@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getDb } from "../../lib/db/client.js";
 import { type NewTransactionRow, transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
-import { type Summary, SummaryResponse } from "../../lib/reports/summary.js";
+import { MAX_SUMMARY_STEPS, type Summary, SummaryResponse, summarizeTransactions } from "../../lib/reports/summary.js";
 import {
   TRANSACTION_STATUSES,
   TRANSACTION_TYPES,
@@ -224,5 +224,40 @@ describe("GET /reports/summary", () => {
     expect(response.status).toBe(400);
     const body = (await response.json()) as { issues?: { field: string; reason: string }[] };
     expect(body.issues).toEqual([expect.objectContaining({ field, reason: expect.stringContaining(reason) })]);
+  });
+});
+
+describe("byStep's cap", () => {
+  it("lists the lowest 1,000 steps and says byStepTruncated when more steps have rows", async () => {
+    const first = 910_000 + randomInt(0, 80_000);
+    const base = {
+      type: "DEBIT" as const,
+      amount: "1.00",
+      nameOrig: "C1",
+      oldbalanceOrg: "1.00",
+      newbalanceOrig: "0.00",
+      nameDest: "M1",
+      oldbalanceDest: "0.00",
+      newbalanceDest: "0.00",
+      isFraud: false,
+      isFlaggedFraud: false,
+      status: "Historical" as const,
+      receivedAt: new Date(),
+    };
+    const rows: NewTransactionRow[] = Array.from({ length: MAX_SUMMARY_STEPS + 1 }, (_, index) => ({
+      ...base,
+      id: uuidv7(),
+      step: first + index,
+    }));
+    await insertTransactions(getDb(), rows);
+    const summary = await summarizeTransactions({ stepFrom: first, stepTo: first + MAX_SUMMARY_STEPS });
+    expect(summary.count).toBe(MAX_SUMMARY_STEPS + 1);
+    expect(summary.byStep).toHaveLength(MAX_SUMMARY_STEPS);
+    expect(summary.byStep[0]?.step).toBe(first);
+    expect(summary.byStepTruncated).toBe(true);
+    expect(SummaryResponse.parse(summary)).toEqual(summary);
+    const exact = await summarizeTransactions({ stepFrom: first, stepTo: first + MAX_SUMMARY_STEPS - 1 });
+    expect(exact.byStep).toHaveLength(MAX_SUMMARY_STEPS);
+    expect(exact.byStepTruncated).toBeUndefined();
   });
 });

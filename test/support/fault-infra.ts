@@ -121,7 +121,26 @@ export async function nextOffsetsStored(pool: pg.Pool, topic: string): Promise<R
   return Object.fromEntries(rows.map(({ partition, next }) => [partition, Number(next)]));
 }
 
-/** Sum over partitions of the topic's end offsets: every message ever written to it. */
+/**
+ * Whether `group` committed `topic` to the end of what is stored: each partition at least to the offset
+ * after its last stored row, and not past the partition's end. Not "committed = end offset": the API
+ * produces in Kafka transactions, whose commit markers take offsets after the last record and are
+ * never delivered, so a consumer commits the offset after the last record it got.
+ */
+export async function committedThroughStored(admin: Admin, pool: pg.Pool, groupId: string, topic: string): Promise<boolean> {
+  const [committed, stored, ends] = await Promise.all([
+    committedByPartition(admin, groupId, topic),
+    nextOffsetsStored(pool, topic),
+    admin.fetchTopicOffsets(topic),
+  ]);
+  const end = Object.fromEntries(ends.map(({ partition, high }) => [partition, Number(high)]));
+  return Object.entries(stored).every(([partition, next]) => {
+    const offset = committed[Number(partition)] ?? 0;
+    return offset >= next && offset <= (end[Number(partition)] ?? 0);
+  });
+}
+
+/** Sum over partitions of the topic's end offsets: every offset ever taken (records and transaction markers). */
 export async function endOffsetTotal(admin: Admin, topic: string): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return offsets.reduce((sum, { high }) => sum + Number(high), 0);

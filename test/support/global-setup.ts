@@ -9,6 +9,7 @@ import {
   nativeBroker,
   withDatabase,
 } from "../../scripts/infra/index.js";
+import { ensureChromium } from "./chromium.js";
 
 /**
  * Brings up the real broker and database when they are not reachable, and points every test process
@@ -18,6 +19,7 @@ import {
 let startedBroker = false;
 
 export async function setup(): Promise<void> {
+  ensureChromium((message) => console.log(`[test infra] ${message}`));
   const base = loadConfig();
   const brokerWasUp = await kafkaAnswers(base.KAFKA_BROKERS);
   await infraUp(base, (message) => console.log(`[test infra] ${message}`));

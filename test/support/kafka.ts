@@ -10,18 +10,30 @@ export function uniqueName(prefix: string): string {
   return `${prefix}.${randomUUID().slice(0, 8)}`;
 }
 
+export interface ReadOptions {
+  /**
+   * Also read messages of open and aborted transactions (isolation read_uncommitted). By default a reader
+   * sees only what a transaction committed, as the app's consumers do (KafkaJS's readUncommitted: false).
+   */
+  readUncommitted?: boolean;
+}
+
 /**
  * Reads `topic` from the beginning with a consumer group of its own until `until` holds for the messages
  * read so far; fails after `timeoutMs` naming how many were read. Returns every message read.
+ * `positions` holds, per partition, the offset after the last record fetched, control records and
+ * aborted messages included (they take offsets but are never handed over).
  */
 export async function readTopic(
   kafka: Kafka,
   topic: string,
-  until: (messages: KafkaMessage[]) => boolean,
+  until: (messages: KafkaMessage[], positions: ReadonlyMap<number, number>) => boolean,
   timeoutMs = 30_000,
+  options: ReadOptions = {},
 ): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName("test.reader") });
+  const consumer = kafka.consumer({ groupId: uniqueName("test.reader"), readUncommitted: options.readUncommitted ?? false });
   const messages: KafkaMessage[] = [];
+  const positions = new Map<number, number>();
   let timer: NodeJS.Timeout | undefined;
   await consumer.connect();
   try {
@@ -31,10 +43,17 @@ export async function readTopic(
         () => reject(new Error(`topic ${topic}: read ${messages.length} messages in ${timeoutMs} ms without the expected ones`)),
         timeoutMs,
       );
+      // Emitted for every fetched batch, also one holding only control records or aborted messages.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.topic !== topic) return;
+        const next = Number(payload.lastOffset) + 1;
+        if (next > (positions.get(payload.partition) ?? 0)) positions.set(payload.partition, next);
+        if (until(messages, positions)) resolve();
+      });
       void consumer.run({
         eachMessage: async ({ message }) => {
           messages.push(message);
-          if (until(messages)) resolve();
+          if (until(messages, positions)) resolve();
         },
       });
     });
@@ -45,12 +64,22 @@ export async function readTopic(
   }
 }
 
-/** Every message produced to `topic` so far: reads until the count reaches the sum of its end offsets. */
-export async function readAllMessages(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<KafkaMessage[]> {
+/**
+ * Every message produced to `topic` so far: reads until each partition's position reaches its end offset
+ * (end offsets count transaction markers and aborted messages too, so counting messages would not do).
+ */
+export async function readAllMessages(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 30_000,
+  options: ReadOptions = {},
+): Promise<KafkaMessage[]> {
   const admin = kafka.admin();
   await admin.connect();
-  const total = (await admin.fetchTopicOffsets(topic)).reduce((sum, { high }) => sum + Number(high), 0);
+  const ends = (await admin.fetchTopicOffsets(topic)).filter(({ high }) => Number(high) > 0);
   await admin.disconnect();
-  if (total === 0) return [];
-  return readTopic(kafka, topic, (messages) => messages.length >= total, timeoutMs);
+  if (ends.length === 0) return [];
+  const reachedEnd = (_: KafkaMessage[], positions: ReadonlyMap<number, number>) =>
+    ends.every(({ partition, high }) => (positions.get(partition) ?? 0) >= Number(high));
+  return readTopic(kafka, topic, reachedEnd, timeoutMs, options);
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../../lib/config.js";
@@ -15,6 +16,11 @@ export interface OfflineServer {
   httpPort: number;
   /** The server's process (serverless offline runs the handlers in it: useInProcess), e.g. for its RSS. */
   pid: number;
+  /**
+   * serverless-offline's Lambda invoke server (POST /2015-03-31/functions/{name}/invocations, no API key):
+   * a Unix socket in a private (0700) temporary directory, as npm start has it.
+   */
+  lambdaSocket: string;
   /** The API key the server requires (x-api-key) on every route but the docs and /health. */
   apiKey: string;
   /** Headers with the API key, plus `extra`. */
@@ -38,19 +44,22 @@ export interface OfflineOptions {
 
 /**
  * Starts the real `serverless offline start` of this repo's serverless.yml as a child process, on free
- * HTTP/Lambda/WebSocket ports and with an esbuild work folder of its own (so servers started by
- * parallel test files or other sessions never overwrite each other's bundles), and resolves once it
- * answers HTTP.
+ * HTTP/WebSocket ports, its Lambda invoke server on a private Unix socket, and with an esbuild work
+ * folder of its own (so servers started by parallel test files or other sessions never overwrite each
+ * other's bundles), and resolves once it answers HTTP.
  */
 export async function startOffline(options: OfflineOptions = {}): Promise<OfflineServer> {
-  const [httpPort, lambdaPort, websocketPort] = [await freePort(), await freePort(), await freePort()];
+  const [httpPort, websocketPort] = [await freePort(), await freePort()];
+  // mkdtemp makes the directory 0700: only this user can reach the socket, whatever the umask.
+  const lambdaSocketDir = mkdtempSync(join(tmpdir(), "txlog-lambda-"));
+  const lambdaSocket = join(lambdaSocketDir, "invoke.sock");
   // serverless-esbuild joins this onto the service directory; .esbuild/ is git-ignored.
   const workFolder = join(".esbuild", `test-${randomUUID().slice(0, 8)}`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...options.env,
     HTTP_PORT: String(httpPort),
-    LAMBDA_PORT: String(lambdaPort),
+    LAMBDA_PORT: lambdaSocket,
     WEBSOCKET_PORT: String(websocketPort),
     ESBUILD_WORK_FOLDER: workFolder,
     SLS_TELEMETRY_DISABLED: "1",
@@ -79,12 +88,14 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
     baseUrl: `http://127.0.0.1:${httpPort}`,
     httpPort,
     pid: child.pid as number,
+    lambdaSocket,
     apiKey,
     headers: (extra = {}) => ({ "x-api-key": apiKey, ...extra }),
     output: () => output,
     stop: async () => {
       await stopGroup(child, exited);
       rmSync(join(REPO_ROOT, workFolder), { recursive: true, force: true });
+      rmSync(lambdaSocketDir, { recursive: true, force: true });
     },
   };
 

@@ -55,3 +55,25 @@ describe("parseTransactionId", () => {
     expect(() => parseTransactionId(undefined)).toThrow(InvalidInputError);
   });
 });
+
+describe("a crafted cursor", () => {
+  const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  it.each([
+    ["year 0000", ["0000-01-01T00:00:00Z", "0190b2c4-5d6e-7f80-9123-456789abcdef"]],
+    ["February 30", ["2024-02-30T00:00:00Z", "0190b2c4-5d6e-7f80-9123-456789abcdef"]],
+    ["year 275760", ["+275760-09-13T00:00:00Z", "0190b2c4-5d6e-7f80-9123-456789abcdef"]],
+  ])("with %s is a 400 naming cursor, never a database error", (_case, position) => {
+    expect(decodeCursor(cursorOf(position))).toBeUndefined();
+    try {
+      parseReportsQuery({ cursor: cursorOf(position) });
+      throw new Error("expected InvalidInputError");
+    } catch (error) {
+      expect(problemOf(error).status).toBe(400);
+      expect((error as InvalidInputError).issues.map((issue) => issue.field)).toEqual(["cursor"]);
+    }
+  });
+
+  it("longer than any cursor this API writes is refused before it is decoded", () => {
+    expect(decodeCursor("A".repeat(10_000))).toBeUndefined();
+  });
+});

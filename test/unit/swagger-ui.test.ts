@@ -10,16 +10,16 @@ describe("Swagger UI page", () => {
     expect(html).toContain('<link rel="stylesheet" href="/dev/docs/swagger-ui.css">');
     expect(html).toContain('"url":"/dev/openapi.json"');
     expect(html).toContain('"persistAuthorization":true');
-    expect(html).toContain("const apiKey = null;");
   });
 
-  it("pre-fills an API key when given one, and no value can close the script tag", () => {
-    const html = swaggerUiPage({
-      specUrl: "/openapi.json",
-      assetBase: '/x"><script>/docs/',
-      apiKey: { scheme: "ApiKey", value: "</script><script>alert(1)</script>" },
-    });
-    expect(html).toContain('const apiKey = {"scheme":"ApiKey","value":"\\u003c/script>\\u003cscript>alert(1)\\u003c/script>"};');
+  it("carries no credentials: the key is entered under Authorize, never pre-filled", () => {
+    const html = swaggerUiPage({ specUrl: "/openapi.json", assetBase: "/docs/" });
+    expect(html).not.toMatch(/apiKey|preauthorize|x-api-key/i);
+  });
+
+  it("no value can close the script tag or an attribute", () => {
+    const html = swaggerUiPage({ specUrl: "/</script><script>alert(1)</script>", assetBase: '/x"><script>/docs/' });
+    expect(html).toContain('"url":"/\\u003c/script>\\u003cscript>alert(1)\\u003c/script>"');
     expect(html).toContain('href="/x&quot;>&lt;script>/docs/swagger-ui.css"');
     expect(html.match(/<script/g)).toHaveLength(2);
   });

@@ -38,10 +38,13 @@ describe("parseKafkaEventDefinition", () => {
       enabled: false,
       consumerGroupId: "txlog-consume",
       eventSourceArn: ARN,
+      maximumRetryAttempts: -1,
+      bisectBatchOnFunctionError: false,
+      onFailureTopic: undefined,
     });
   });
 
-  it("applies Lambda's defaults: batch 100, window 0.5 s, TRIM_HORIZON, enabled, the default group", () => {
+  it("applies Lambda's defaults: batch 100, window 0.5 s, TRIM_HORIZON, enabled, the default group, retry forever", () => {
     const definition = parseKafkaEventDefinition(
       "fn",
       "h.handler",
@@ -55,6 +58,9 @@ describe("parseKafkaEventDefinition", () => {
       startingPosition: "TRIM_HORIZON",
       enabled: true,
       consumerGroupId: "svc-fn",
+      maximumRetryAttempts: -1,
+      bisectBatchOnFunctionError: false,
+      onFailureTopic: undefined,
     });
     expect(definition?.eventSourceArn).toMatch(/^arn:aws:kafka:local:/);
   });
@@ -67,6 +73,56 @@ describe("parseKafkaEventDefinition", () => {
       "g",
     );
     expect(definition).toMatchObject({ batchSize: 20, maximumBatchingWindowMs: 0 });
+  });
+
+  it("reads Lambda's error handling: retries, bisecting, a kafka:// on-failure destination (AWS's or osls's spelling)", () => {
+    const aws = parseKafkaEventDefinition(
+      "fn",
+      "h.handler",
+      {
+        msk: {
+          topic: "t",
+          maximumRetryAttempts: 10,
+          bisectBatchOnFunctionError: true,
+          destinationConfig: { onFailure: { destination: "kafka://t.failed" } },
+        },
+      },
+      "g",
+    );
+    expect(aws).toMatchObject({ maximumRetryAttempts: 10, bisectBatchOnFunctionError: true, onFailureTopic: "t.failed" });
+    const osls = parseKafkaEventDefinition(
+      "fn",
+      "h.handler",
+      {
+        kafka: {
+          topic: "t",
+          maximumRetryAttempts: "0",
+          bisectBatchOnFunctionError: "false",
+          onFailureDestination: "kafka://dlt",
+        },
+      },
+      "g",
+    );
+    expect(osls).toMatchObject({ maximumRetryAttempts: 0, bisectBatchOnFunctionError: false, onFailureTopic: "dlt" });
+  });
+
+  it("takes error-handling settings from custom.offlineKafka where the event gives none; the event's own win", () => {
+    const custom = {
+      maximumRetryAttempts: 10,
+      bisectBatchOnFunctionError: true,
+      destinationConfig: { onFailure: { destination: "kafka://from-custom" } },
+    };
+    expect(parseKafkaEventDefinition("fn", "h.handler", { msk: { topic: "t" } }, "g", custom)).toMatchObject({
+      maximumRetryAttempts: 10,
+      bisectBatchOnFunctionError: true,
+      onFailureTopic: "from-custom",
+    });
+    const own = { msk: { topic: "t", maximumRetryAttempts: 2, onFailureDestination: "kafka://from-event" } };
+    expect(parseKafkaEventDefinition("fn", "h.handler", own, "g", custom)).toMatchObject({
+      maximumRetryAttempts: 2,
+      bisectBatchOnFunctionError: true,
+      onFailureTopic: "from-event",
+    });
   });
 
   it("ignores other event types", () => {
@@ -84,6 +140,21 @@ describe("parseKafkaEventDefinition", () => {
     [{ msk: { topic: "t", startingPosition: "EARLIEST" } }, /TRIM_HORIZON or LATEST/],
     [{ msk: { topic: "t", enabled: "yes" } }, /enabled must be a boolean/],
     [{ msk: "transactions" }, /expected an object/],
+    [{ msk: { topic: "t", maximumRetryAttempts: -2 } }, /maximumRetryAttempts must be a number from -1 to 10000/],
+    [{ msk: { topic: "t", maximumRetryAttempts: 10_001 } }, /maximumRetryAttempts/],
+    [{ msk: { topic: "t", maximumRetryAttempts: 1.5 } }, /maximumRetryAttempts must be an integer/],
+    [{ msk: { topic: "t", bisectBatchOnFunctionError: "yes" } }, /bisectBatchOnFunctionError must be a boolean/],
+    [
+      { msk: { topic: "t", destinationConfig: { onFailure: { destination: "arn:aws:sqs:eu-west-1:1:q" } } } },
+      /only a kafka:\/\/<topic>/,
+    ],
+    [{ msk: { topic: "t", destinationConfig: "kafka://x" } }, /destinationConfig must be/],
+    [{ msk: { topic: "t", onFailureDestination: "kafka://" } }, /names no topic/],
+    [{ msk: { topic: "t", onFailureDestination: "kafka://t" } }, /must not be the source topic/],
+    [
+      { msk: { topic: "t", onFailureDestination: "kafka://a", destinationConfig: { onFailure: { destination: "kafka://b" } } } },
+      /give the destination once/,
+    ],
   ])("rejects %j with a clear error", (event, message) => {
     expect(() => parseKafkaEventDefinition("fn", "h.handler", event, "g")).toThrow(KafkaEventDefinitionError);
     expect(() => parseKafkaEventDefinition("fn", "h.handler", event, "g")).toThrow(message);
@@ -103,6 +174,23 @@ describe("collectKafkaEventDefinitions", () => {
       ["consume", "b", "txlog-consume-1"],
       ["audit", "a", "audit"],
     ]);
+  });
+
+  it("applies custom.offlineKafka per function and rejects settings it does not know or functions without a Kafka event", () => {
+    const functions = {
+      api: { handler: "handlers/api.handler", events: [{ http: { path: "/", method: "get" } }] },
+      consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a" } }] },
+    };
+    const [consume] = collectKafkaEventDefinitions("txlog", functions, {
+      consume: { maximumRetryAttempts: 3, destinationConfig: { onFailure: { destination: "kafka://a.dlt" } } },
+    });
+    expect(consume).toMatchObject({ functionKey: "consume", maximumRetryAttempts: 3, onFailureTopic: "a.dlt" });
+    expect(() => collectKafkaEventDefinitions("txlog", functions, { consume: { batchSize: 5 } })).toThrow(
+      /custom.offlineKafka.consume: unknown batchSize/,
+    );
+    expect(() => collectKafkaEventDefinitions("txlog", functions, { api: { maximumRetryAttempts: 1 } })).toThrow(
+      /custom.offlineKafka.api: no such function with an msk or kafka event/,
+    );
   });
 
   it("returns nothing for a service without functions", () => {
@@ -131,7 +219,25 @@ describe("definitionFromOptions (the standalone worker's flags)", () => {
       enabled: true,
       consumerGroupId: "g",
       eventSourceArn: "arn:aws:kafka:local:000000000000:cluster/offline-kafka/consume",
+      maximumRetryAttempts: -1,
+      bisectBatchOnFunctionError: false,
+      onFailureTopic: undefined,
     });
+  });
+
+  it("reads the error-handling flags; --on-failure none means no destination", () => {
+    const definition = definitionFromOptions({
+      ...flags,
+      maximumRetryAttempts: "10",
+      bisectBatchOnFunctionError: "true",
+      onFailureDestination: "kafka://transactions.dead-letter",
+    });
+    expect(definition).toMatchObject({
+      maximumRetryAttempts: 10,
+      bisectBatchOnFunctionError: true,
+      onFailureTopic: "transactions.dead-letter",
+    });
+    expect(definitionFromOptions({ ...flags, onFailureDestination: "none" }).onFailureTopic).toBeUndefined();
   });
 
   it("applies the same defaults as a serverless.yml event", () => {
@@ -148,6 +254,9 @@ describe("definitionFromOptions (the standalone worker's flags)", () => {
     [{ maximumBatchingWindow: "301" }, /maximumBatchingWindow/],
     [{ startingPosition: "at-timestamp" }, /AT_TIMESTAMP is not supported locally/],
     [{ consumerGroupId: "" }, /consumerGroupId must be a non-empty string/],
+    [{ maximumRetryAttempts: "many" }, /maximumRetryAttempts must be a number from -1 to 10000/],
+    [{ bisectBatchOnFunctionError: "1" }, /bisectBatchOnFunctionError must be a boolean/],
+    [{ onFailureDestination: "transactions.dead-letter" }, /only a kafka:\/\/<topic>/],
   ])("rejects %j with the parser's errors", (override, message) => {
     expect(() => definitionFromOptions({ ...flags, ...override })).toThrow(KafkaEventDefinitionError);
     expect(() => definitionFromOptions({ ...flags, ...override })).toThrow(message);

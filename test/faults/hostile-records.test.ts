@@ -7,6 +7,7 @@ import { fingerprintOf } from "../../lib/idempotency.js";
 import { parseTransaction } from "../../lib/ingest.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { disconnectProducer } from "../../lib/kafka/producer.js";
+import { recordFaultRow } from "../support/fault-results.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
@@ -119,6 +120,17 @@ describe("hostile records in one batch", () => {
     expect(letters[3]?.detail).toContain("\\u0000");
     const published = await readAllMessages(testKafka(), deadLetterTopic);
     expect(published.map((one) => String(one.headers?.["source-offset"])).sort()).toEqual(["1", "2", "3", "4", "5", "6"]);
+    recordFaultRow({
+      scenario: "hostile records: year 0000, Feb 30, year 275760, NUL in key/field/JSON, float money",
+      accepted: good.length,
+      stored: (await storedIds(good.map((one) => one.id))).length,
+      lost: good.length - (await storedIds(good.map((one) => one.id))).length,
+      duplicated: 0,
+      deadLettered: letters.length,
+      redelivered: 0,
+      recoverMs: null,
+      note: "8 records in one batch; the batch and its partition flow on",
+    });
   });
 
   it("sends a reference instead of a copy when dead letters would pass the broker's message limit", async () => {
@@ -137,6 +149,17 @@ describe("hostile records in one batch", () => {
       expect(one.value).toBeNull();
       expect(String(one.headers?.["dead-letter-value"])).toContain("dead_letters");
     }
+    recordFaultRow({
+      scenario: "hostile records: two 900 kB poison values in one batch",
+      accepted: 1,
+      stored: summary.inserted,
+      lost: 1 - summary.inserted,
+      duplicated: 0,
+      deadLettered: letters.length,
+      redelivered: 0,
+      recoverMs: null,
+      note: "topic copies carry a reference (broker limit 1 MiB); table keeps the bytes",
+    });
   });
 
   it("dead-letters a batch of 10,000 poison records (past PostgreSQL's 65,535-parameter limit in one INSERT)", async () => {
@@ -149,6 +172,17 @@ describe("hostile records in one batch", () => {
     expect(summary).toMatchObject({ count: 10_001, inserted: 1, deadLettered: 10_000 });
     expect(await deadLettersOf(topic)).toHaveLength(10_000);
     expect(await storedIds([good.id])).toEqual([good.id]);
+    recordFaultRow({
+      scenario: "hostile records: 10,000 poison records in one batch",
+      accepted: 1,
+      stored: (await storedIds([good.id])).length,
+      lost: 1 - (await storedIds([good.id])).length,
+      duplicated: 0,
+      deadLettered: (await deadLettersOf(topic)).length,
+      redelivered: 0,
+      recoverMs: null,
+      note: "dead-letter INSERTs chunked under 65,535 parameters",
+    });
   }, 120_000);
 });
 
@@ -168,6 +202,17 @@ describe("an id that is already stored", () => {
     expect((await deadLettersOf(topic)).map((letter) => [letter.offset, letter.reason])).toEqual([[2, "idempotency-conflict"]]);
     const { rows } = await getPool().query("select amount::text from transactions where id = $1", [id]);
     expect(rows).toEqual([{ amount: "1.00" }]);
+    recordFaultRow({
+      scenario: "idempotency: same key, other body, same id in one batch",
+      accepted: 1,
+      stored: rows.length,
+      lost: 1 - rows.length,
+      duplicated: 0,
+      deadLettered: 1,
+      redelivered: 0,
+      recoverMs: null,
+      note: "dead-lettered as idempotency-conflict, never silently skipped",
+    });
   });
 
   it("dead-letters an unkeyed message with other content under a stored id (id-conflict)", async () => {
@@ -232,5 +277,16 @@ describe("the running pipeline with hostile records in its topic", () => {
     expect(stored?.status, server.output().slice(-3000)).toBe(200);
     expect(await stored?.json()).toMatchObject({ status: "Completed", amount: "19169204.93" });
     expect(await deadLettersOf(topic)).toHaveLength(12);
+    recordFaultRow({
+      scenario: "pipeline: 12 hostile records ahead of a valid POST on every partition",
+      accepted: 1,
+      stored: 1,
+      lost: 1 - 1,
+      duplicated: 0,
+      deadLettered: (await deadLettersOf(topic)).length,
+      redelivered: 0,
+      recoverMs: null,
+      note: "the POST was Completed within seconds",
+    });
   }, 60_000);
 });

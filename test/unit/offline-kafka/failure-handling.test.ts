@@ -1,0 +1,150 @@
+import type { KafkaMessage } from "kafkajs";
+import { describe, expect, it } from "vitest";
+import { TimeoutError } from "../../../lib/errors.js";
+import type { BatchPart } from "../../../plugins/offline-kafka/batcher.js";
+import {
+  bisect,
+  effectiveRetryAttempts,
+  type FailureSettings,
+  type FailureVerdict,
+  settleBatch,
+} from "../../../plugins/offline-kafka/failure-handling.js";
+import { failedRecordMessage } from "../../../plugins/offline-kafka/on-failure-destination.js";
+
+function message(offset: number, value: string): KafkaMessage {
+  return {
+    key: Buffer.from("k"),
+    value: Buffer.from(value),
+    offset: String(offset),
+    timestamp: "1700000000000",
+    attributes: 0,
+    headers: { origin: "test" },
+  } as KafkaMessage;
+}
+
+/** Partition p holds `count` records valued "p:offset", or "poison" at the offsets listed. */
+function part(partition: number, count: number, poison: number[] = []): BatchPart {
+  const messages = Array.from({ length: count }, (_, offset) =>
+    message(offset, poison.includes(offset) ? "poison" : `${partition}:${offset}`),
+  );
+  return { topic: "t", partition, messages };
+}
+
+const values = (parts: BatchPart[]) => parts.flatMap((one) => one.messages.map((m) => `${one.partition}@${m.offset}`));
+
+/** A function that fails on "poison", and a retry policy whose verdicts the test scripts. */
+function harness(verdicts: (parts: BatchPart[]) => FailureVerdict = () => "failure") {
+  const invocations: string[][] = [];
+  const delivered: string[] = [];
+  const givenUp: { records: string[]; attempts: number }[] = [];
+  const steps = {
+    invoke: async (parts: BatchPart[]) => {
+      invocations.push(values(parts));
+      if (parts.some((one) => one.messages.some((m) => m.value?.toString() === "poison"))) throw new Error("poison");
+      delivered.push(...values(parts));
+    },
+    afterFailure: async (parts: BatchPart[]) => verdicts(parts),
+    giveUp: async (parts: BatchPart[], _error: unknown, attempts: number) => {
+      givenUp.push({ records: values(parts), attempts });
+      return true;
+    },
+  };
+  return { steps, invocations, delivered, givenUp };
+}
+
+const settings = (overrides: Partial<FailureSettings>): FailureSettings => ({
+  maximumRetryAttempts: -1,
+  bisectBatchOnFunctionError: false,
+  onFailureTopic: undefined,
+  ...overrides,
+});
+
+describe("bisect", () => {
+  it("splits the records in two, keeping partition groups and event order", () => {
+    const [first, second] = bisect([part(0, 3), part(1, 2)]);
+    expect(values(first)).toEqual(["0@0", "0@1", "0@2"]);
+    expect(values(second)).toEqual(["1@0", "1@1"]);
+    const [left, right] = bisect([part(0, 2), part(1, 3)]);
+    expect(left.map((one) => one.partition)).toEqual([0, 1]);
+    expect(values(left)).toEqual(["0@0", "0@1", "1@0"]);
+    expect(values(right)).toEqual(["1@1", "1@2"]);
+  });
+});
+
+describe("settleBatch (Lambda's retries, bisecting and on-failure destination)", () => {
+  it("isolates the failing record by bisecting, delivers every other one in order, and gives up on it after its retries", async () => {
+    const { steps, delivered, givenUp, invocations } = harness();
+    const parts = [part(0, 7, [4]), part(1, 7), part(2, 6)];
+    expect(await settleBatch(parts, settings({ maximumRetryAttempts: 2, bisectBatchOnFunctionError: true }), steps)).toBe(true);
+    expect(delivered).toEqual(values(parts).filter((record) => record !== "0@4"));
+    expect(givenUp).toEqual([{ records: ["0@4"], attempts: 3 }]);
+    // The poison alone: the first try and 2 retries.
+    expect(invocations.filter((records) => records.length === 1 && records[0] === "0@4")).toHaveLength(3);
+  });
+
+  it("without bisecting, gives up on the whole batch after maximumRetryAttempts retries", async () => {
+    const { steps, delivered, givenUp, invocations } = harness();
+    expect(await settleBatch([part(0, 3, [1])], settings({ maximumRetryAttempts: 1 }), steps)).toBe(true);
+    expect(invocations).toHaveLength(2);
+    expect(delivered).toEqual([]);
+    expect(givenUp).toEqual([{ records: ["0@0", "0@1", "0@2"], attempts: 2 }]);
+  });
+
+  it("caps infinite retries at 10 when a destination is set, as Lambda does", () => {
+    expect(effectiveRetryAttempts(settings({ onFailureTopic: "dlt" }))).toBe(10);
+    expect(effectiveRetryAttempts(settings({}))).toBe(-1);
+    expect(effectiveRetryAttempts(settings({ maximumRetryAttempts: 0, onFailureTopic: "dlt" }))).toBe(0);
+  });
+
+  it("neither counts nor bisects attempts that failed during an outage", async () => {
+    let outages = 5;
+    const { steps, givenUp, invocations } = harness(() => (outages-- > 0 ? "outage" : "failure"));
+    const result = settleBatch([part(0, 4, [0])], settings({ maximumRetryAttempts: 0, bisectBatchOnFunctionError: true }), steps);
+    expect(await result).toBe(true);
+    // 6 tries of the whole batch (5 during the outage), then 4 -> 2 -> 1 by bisecting.
+    expect(invocations.slice(0, 6).every((records) => records.length === 4)).toBe(true);
+    expect(invocations[6]).toHaveLength(2);
+    expect(givenUp).toEqual([{ records: ["0@0"], attempts: 1 }]);
+  });
+
+  it("stops (false, nothing given up) when the policy reports the poller stopping", async () => {
+    const { steps, givenUp } = harness(() => "stopped");
+    expect(
+      await settleBatch([part(0, 2, [0])], settings({ maximumRetryAttempts: 0, bisectBatchOnFunctionError: true }), steps),
+    ).toBe(false);
+    expect(givenUp).toEqual([]);
+  });
+});
+
+describe("failedRecordMessage (what the on-failure destination receives)", () => {
+  it("keeps the key, value and headers and adds the error, the function and the source", () => {
+    const record = message(42, "poison");
+    const sent = failedRecordMessage("t", 2, record, {
+      functionKey: "consume",
+      error: new Error("boom", { cause: new Error("why") }),
+    });
+    expect(sent.key).toEqual(Buffer.from("k"));
+    expect(sent.value).toEqual(Buffer.from("poison"));
+    expect(sent.headers).toEqual({
+      origin: "test",
+      "dead-letter-reason": "function-error",
+      "dead-letter-detail": "boom <- why",
+      "dead-letter-function": "consume",
+      "source-topic": "t",
+      "source-partition": "2",
+      "source-offset": "42",
+      "source-timestamp": "1700000000000",
+    });
+  });
+
+  it("names a timeout, and replaces a value too large to send again by a reference", () => {
+    const big = message(1, "x".repeat(600 * 1024));
+    const sent = failedRecordMessage("t", 0, big, { functionKey: "consume", error: new TimeoutError('function "consume"', 50) });
+    expect(sent.value).toBeNull();
+    expect(sent.headers).toMatchObject({
+      "dead-letter-reason": "function-timeout",
+      "dead-letter-detail": 'function "consume" took longer than 50 ms',
+      "dead-letter-value": expect.stringMatching(/^omitted/),
+    });
+  });
+});
