@@ -11,11 +11,12 @@ import "../scripts/infra/local-env.js";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { loadConfig } from "../lib/config.js";
 import { disconnectProducer } from "../lib/kafka/producer.js";
 import { logger } from "../lib/logger.js";
-import { applyRecordedDatabaseUrl, infraUp, kafkaAnswers, nativeBroker, withDatabase } from "../scripts/infra/index.js";
+import { cliCommand, parseOrExit, positiveInteger } from "../scripts/cli/args.js";
+import { applyRecordedInfra, infraUp, kafkaAnswers, stopNativeKafka, withDatabase } from "../scripts/infra/index.js";
 import { FULL_SIZES, type RunContext, SMOKE_SIZES } from "./lib/context.js";
 import { renderProfile, summariseProfiles } from "./lib/cpu-profile.js";
 import { dropDatabase, freshDatabase } from "./lib/database.js";
@@ -30,31 +31,48 @@ import { endToEnd } from "./stages/e2e.js";
 import { apiBulk, apiSingle, httpCeiling } from "./stages/http.js";
 import { produceCost } from "./stages/produce.js";
 
-const { values: args } = parseArgs({
-  options: {
-    smoke: { type: "boolean", default: false },
-    stages: { type: "string", default: "1,2,3,7,4,5" },
-    profile: { type: "boolean", default: false },
-    keep: { type: "boolean", default: false },
-    data: { type: "string", default: DEFAULT_PAYSIM_CSV },
-    "drain-rows": { type: "string" },
-    "drain-workers": { type: "string" },
-    duration: { type: "string" },
-    connections: { type: "string" },
-    rate: { type: "string" },
-    "api-config": { type: "string" },
-    "worker-args": { type: "string", default: "" },
-  },
-});
+const STAGES = ["1", "2", "3", "7", "4", "5"];
+
+function stageList(text: string): string {
+  const unknown = text
+    .split(",")
+    .map((stage) => stage.trim())
+    .filter((stage) => !STAGES.includes(stage));
+  if (unknown.length)
+    throw new InvalidArgumentError(`expected stages among ${STAGES.join(",")} (unknown: ${unknown.join(",")}).`);
+  return text;
+}
+
+const command = parseOrExit(
+  cliCommand(
+    "npm run bench --",
+    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in its own database (txlog_bench) and bench.* topics, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain, 5 end to end.",
+  )
+    .option("--smoke", "tiny sizes (CI): every stage end to end, in about 30 s", false)
+    .option("--stages <list>", "stages to run, comma-separated", stageList, STAGES.join(","))
+    .option("--profile", "add CPU profiles, summarised per process", false)
+    .option("--keep", "keep the bench database and topics", false)
+    .option("--data <path>", "PaySim CSV the request bodies come from", DEFAULT_PAYSIM_CSV)
+    .addOption(new Option("--drain-rows <n>", "messages stage 4 drains (default: 200000, smoke 5000)").argParser(positiveInteger))
+    .addOption(new Option("--drain-workers <n>", "workers of stage 4 (default: 1)").argParser(positiveInteger))
+    .addOption(new Option("--duration <seconds>", "each HTTP stage's load (default: 10, smoke 2)").argParser(positiveInteger))
+    .addOption(
+      new Option("--connections <n>", "HTTP connections of stages 1 and 2 (default: 50, smoke 10)").argParser(positiveInteger),
+    )
+    .addOption(new Option("--rate <tx-per-s>", "offered rate of stage 5 (default: 1000, smoke 100)").argParser(positiveInteger))
+    .addOption(new Option("--api-config <file>", "a serverless.yml variant for the API stages (default: serverless.yml)"))
+    .option("--worker-args <args>", 'extra flags for scripts/worker.ts, e.g. --worker-args="--window 0 --batch-size 2000"', ""),
+);
+const args = command.opts();
 
 const log = logger.child({ component: "bench" });
 const stages = new Set(args.stages.split(",").map((stage) => stage.trim()));
 const sizes = { ...(args.smoke ? SMOKE_SIZES : FULL_SIZES) };
-if (args["drain-rows"]) sizes.drainRows = Number(args["drain-rows"]);
-if (args["drain-workers"]) sizes.drainWorkers = Number(args["drain-workers"]);
-if (args.duration) sizes.httpDurationSec = Number(args.duration);
-if (args.connections) sizes.httpConnections = Number(args.connections);
-if (args.rate) sizes.e2eRate = Number(args.rate);
+if (args.drainRows) sizes.drainRows = args.drainRows;
+if (args.drainWorkers) sizes.drainWorkers = args.drainWorkers;
+if (args.duration) sizes.httpDurationSec = args.duration;
+if (args.connections) sizes.httpConnections = args.connections;
+if (args.rate) sizes.e2eRate = args.rate;
 
 const startedAt = new Date();
 const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
@@ -65,7 +83,7 @@ const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(3
 // Like npm start and npm test, the bench brings up what does not answer, and stops a broker it started.
 const brokerWasUp = await kafkaAnswers(loadConfig().KAFKA_BROKERS);
 await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
-applyRecordedDatabaseUrl(); // infra:up may have started a private PostgreSQL and recorded its URL
+applyRecordedInfra(); // infra:up may have started a private PostgreSQL (or a cluster) and recorded where
 const databaseUrl = withDatabase(loadConfig().DATABASE_URL, args.smoke ? "txlog_bench_smoke" : "txlog_bench");
 
 const context: RunContext = {
@@ -76,7 +94,7 @@ const context: RunContext = {
   databaseUrl,
   bodies: paysimBodies(args.data).map((body) => JSON.stringify(body)),
   profile: args.profile,
-  workerArgs: args["worker-args"].split(" ").filter(Boolean),
+  workerArgs: args.workerArgs.split(" ").filter(Boolean),
   log,
   topics: [],
   groups: [],
@@ -93,7 +111,7 @@ const machine = {
 };
 
 async function main(): Promise<number> {
-  setApiServiceFile(args["api-config"]);
+  setApiServiceFile(args.apiConfig);
   log.info(
     { runId, stages: [...stages], sizes, machine, apiServiceFile: apiServiceFile(), database: databaseUrl, logs: runDir },
     "bench starting",
@@ -180,7 +198,7 @@ async function cleanUp(): Promise<void> {
     log.warn({ err: error }, "could not delete topics"),
   );
   await dropDatabase(databaseUrl).catch((error) => log.warn({ err: error }, "could not drop the bench database"));
-  if (!brokerWasUp) await nativeBroker(loadConfig()).stop();
+  if (!brokerWasUp) await stopNativeKafka(loadConfig());
 }
 
 // The servers and workers run in process groups of their own (so they can be stopped with what they

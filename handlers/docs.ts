@@ -1,17 +1,9 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { APIGatewayProxyResult } from "aws-lambda";
 import { openApiDocument } from "../lib/docs/openapi.js";
 import { isTextAsset, readSwaggerUiAsset, swaggerUiPage } from "../lib/docs/swagger-ui.js";
 import { NotFoundError } from "../lib/errors.js";
+import { basePath } from "../lib/http/base-path.js";
 import { jsonResponse, route } from "../lib/http/handler.js";
-
-/**
- * The API's base path as the client sees it: "" under serverless-offline (no stage prefix), "/dev"
- * behind API Gateway, where requestContext.path carries the stage and event.path does not.
- */
-function basePath(event: APIGatewayProxyEvent): string {
-  const fullPath = event.requestContext?.path ?? event.path;
-  return fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : "";
-}
 
 /** GET /openapi.json */
 export const openapi = route(async (event) => jsonResponse(200, openApiDocument(basePath(event) || "/")));

@@ -1,74 +1,131 @@
 import { z } from "zod";
 
+/** Unset or empty (serverless.yml passes '' for a setting a stage does not use): undefined. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+
 /**
  * Every environment variable the deployed functions read, parsed and validated once. Defaults match
  * what `npm run infra:up` starts, so a fresh checkout runs without a .env file. Settings only a
  * developer machine reads (cache directory, controller and serverless-offline ports, the database URL
  * infra:up recorded) live in scripts/infra/settings.ts; nothing here reads a file.
  */
-const ConfigSchema = z.object({
-  KAFKA_BROKERS: z
-    .string()
-    .default("127.0.0.1:9092")
-    .transform((value) =>
-      value
-        .split(",")
-        .map((broker) => broker.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, "expected host:port")).min(1)),
-  KAFKA_CLIENT_ID: z.string().min(1).default("txlog"),
-  TRANSACTIONS_TOPIC: z.string().min(1).default("transactions"),
-  DEAD_LETTER_TOPIC: z.string().min(1).default("transactions.dead-letter"),
-  TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
-  CONSUMER_GROUP_ID: z.string().min(1).default("txlog-consume"),
-  /** `serverless offline start` polls Kafka and invokes the consume function (false: HTTP only; compose's worker consumes). */
-  OFFLINE_KAFKA_ENABLED: z
-    .enum(["true", "false", "1", "0"])
-    .default("true")
-    .transform((value) => value === "true" || value === "1"),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
-  /**
-   * Connections of this process's one pool. PostgreSQL's default max_connections is 100: the API process
-   * and a worker at 10 each, plus seed, tests and psql, stay well under it.
-   */
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
-  /** PostgreSQL cancels any statement running longer (statement_timeout); the client gives up a little later. */
-  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
-  /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
-  IS_LOCAL: z.stringbool().default(false),
-  /** Set by serverless-offline for the handlers it runs: there the API key is read from x-api-key (lib/http/api-key.ts). */
-  IS_OFFLINE: z.stringbool().default(false),
-  /**
-   * The API key every non-docs route requires (header x-api-key): serverless.yml's provider.apiGateway.apiKeys
-   * takes it from the environment, with this public default for stage `local` only (plugins/require-api-key.cjs
-   * refuses to package or deploy any other stage without an explicit API_KEY). API Gateway wants 20 to 128
-   * characters. The handlers never read it (API Gateway checks the key); local tools (start, simulate) do.
-   */
-  API_KEY: z.string().min(20).max(128).default("txlog-local-development-key"),
-  /** Largest body POST /transaction accepts (bytes); larger ones get 413. */
-  MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(64 * 1024),
-  /** Largest body POST /transactions accepts (bytes). */
-  MAX_BULK_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(6 * 1024 * 1024)
-    .default(1024 * 1024),
-  /** Most transactions one POST /transactions may carry. */
-  MAX_BULK_TRANSACTIONS: z.coerce.number().int().min(1).max(10_000).default(1_000),
-  /**
-   * Most messages this process holds waiting for their Kafka send (lib/kafka/producer.ts); a produce that would
-   * go past it fails at once (503 + Retry-After: 1). About half a second of the bulk route's throughput. At
-   * least 10,000, the largest MSK batch: the consumer produces a batch's dead letters all at once.
-   */
-  MAX_PENDING_PRODUCE_MESSAGES: z.coerce.number().int().min(10_000).max(1_000_000).default(20_000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+const ConfigSchema = z
+  .object({
+    KAFKA_BROKERS: z
+      .string()
+      .default("127.0.0.1:9092")
+      .transform((value) =>
+        value
+          .split(",")
+          .map((broker) => broker.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, "expected host:port")).min(1)),
+    KAFKA_CLIENT_ID: z.string().min(1).default("txlog"),
+    /**
+     * Replication of the topics the project creates (lib/kafka/admin.ts ensureTopics). Unset: from the cluster's
+     * size when the topic is created: 1 and 1 on one broker, 3 and 2 on three or more (2 and 1 on two).
+     */
+    KAFKA_REPLICATION_FACTOR: optional(z.coerce.number().int().min(1).max(7)),
+    KAFKA_MIN_INSYNC_REPLICAS: optional(z.coerce.number().int().min(1).max(7)),
+    /** TLS to the brokers (MSK: the TLS bootstrap brokers, ports 9094/9096/9098). */
+    KAFKA_SSL: z.stringbool().default(false),
+    /** PEM certificate(s) to trust for the brokers instead of Node's CA store (a private CA; MSK needs none). */
+    KAFKA_SSL_CA: optional(z.string().includes("-----BEGIN CERTIFICATE-----", { message: "expected PEM certificates" })),
+    /**
+     * SASL: none, SCRAM (MSK: the secret's user, port 9096) or aws-iam (MSK IAM through AWS's signer
+     * aws-msk-iam-sasl-signer-js as OAUTHBEARER, the function's role as identity, port 9098). Only over TLS.
+     */
+    KAFKA_SASL_MECHANISM: z.enum(["none", "scram-sha-256", "scram-sha-512", "aws-iam"]).default("none"),
+    KAFKA_SASL_USERNAME: optional(z.string().min(1)),
+    KAFKA_SASL_PASSWORD: optional(z.string().min(1)),
+    /** Set by Lambda; the region aws-iam signs for. */
+    AWS_REGION: optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")),
+    TRANSACTIONS_TOPIC: z.string().min(1).default("transactions"),
+    DEAD_LETTER_TOPIC: z.string().min(1).default("transactions.dead-letter"),
+    TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+    CONSUMER_GROUP_ID: z.string().min(1).default("txlog-consume"),
+    /** `serverless offline start` polls Kafka and invokes the consume function (false: HTTP only; compose's worker consumes). */
+    OFFLINE_KAFKA_ENABLED: z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((value) => value === "true" || value === "1"),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
+    /**
+     * Credentials put into DATABASE_URL (percent-encoded, replacing the URL's own): deployed stages keep the URL
+     * in SSM and these in Secrets Manager (serverless.yml), so a generated password never needs URL-escaping.
+     */
+    DATABASE_USER: optional(z.string().min(1)),
+    DATABASE_PASSWORD: optional(z.string().min(1)),
+    /**
+     * Connections of this process's one pool. PostgreSQL's default max_connections is 100: the API process
+     * and a worker at 10 each, plus seed, tests and psql, stay well under it.
+     */
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+    /** PostgreSQL cancels any statement running longer (statement_timeout); the client gives up a little later. */
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
+    IS_LOCAL: z.stringbool().default(false),
+    /** Set by serverless-offline for the handlers it runs: there the API key is read from x-api-key (lib/http/api-key.ts). */
+    IS_OFFLINE: z.stringbool().default(false),
+    /**
+     * The API key every non-docs route requires (header x-api-key): serverless.yml's provider.apiGateway.apiKeys
+     * takes it from the environment, with this public default for stage `local` only (plugins/require-api-key.cjs
+     * refuses to package or deploy any other stage without an explicit API_KEY). API Gateway wants 20 to 128
+     * characters. The handlers never read it (API Gateway checks the key); local tools (start, simulate) do.
+     */
+    API_KEY: z.string().min(20).max(128).default("txlog-local-development-key"),
+    /** Largest body POST /transaction accepts (bytes); larger ones get 413. */
+    MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024),
+    /** Largest body POST /transactions accepts (bytes). */
+    MAX_BULK_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(6 * 1024 * 1024)
+      .default(1024 * 1024),
+    /** Most transactions one POST /transactions may carry. */
+    MAX_BULK_TRANSACTIONS: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    /**
+     * Most messages this process holds waiting for their Kafka send (lib/kafka/producer.ts); a produce that would
+     * go past it fails at once (503 + Retry-After: 1). About half a second of the bulk route's throughput. At
+     * least 10,000, the largest MSK batch: the consumer produces a batch's dead letters all at once.
+     */
+    MAX_PENDING_PRODUCE_MESSAGES: z.coerce.number().int().min(10_000).max(1_000_000).default(20_000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((value, context) => {
+    const problem = (path: string, message: string) => context.addIssue({ code: "custom", path: [path], message });
+    const { KAFKA_SASL_MECHANISM: mechanism } = value;
+    if (mechanism !== "none" && !value.KAFKA_SSL) {
+      problem("KAFKA_SASL_MECHANISM", `${mechanism} needs KAFKA_SSL=true (MSK serves SASL only over TLS)`);
+    }
+    if (mechanism.startsWith("scram-")) {
+      if (!value.KAFKA_SASL_USERNAME) problem("KAFKA_SASL_USERNAME", `required with KAFKA_SASL_MECHANISM=${mechanism}`);
+      if (!value.KAFKA_SASL_PASSWORD) problem("KAFKA_SASL_PASSWORD", `required with KAFKA_SASL_MECHANISM=${mechanism}`);
+    } else if (value.KAFKA_SASL_USERNAME || value.KAFKA_SASL_PASSWORD) {
+      problem("KAFKA_SASL_USERNAME", `KAFKA_SASL_USERNAME/PASSWORD are for scram-sha-256/512, not ${mechanism}`);
+    }
+    if (mechanism === "aws-iam" && !value.AWS_REGION) problem("AWS_REGION", "required with KAFKA_SASL_MECHANISM=aws-iam");
+    if (value.KAFKA_SSL_CA && !value.KAFKA_SSL) problem("KAFKA_SSL_CA", "only used with KAFKA_SSL=true");
+    const { KAFKA_REPLICATION_FACTOR: factor, KAFKA_MIN_INSYNC_REPLICAS: minInsync } = value;
+    if (minInsync !== undefined && minInsync > (factor ?? minInsync)) {
+      problem("KAFKA_MIN_INSYNC_REPLICAS", `must not exceed KAFKA_REPLICATION_FACTOR (${factor})`);
+    }
+  })
+  .transform(({ DATABASE_USER, DATABASE_PASSWORD, ...rest }) => {
+    if (DATABASE_USER === undefined && DATABASE_PASSWORD === undefined) return rest;
+    const url = new URL(rest.DATABASE_URL);
+    // Encoded in full (the URL setters leave "%" alone); pg decodes them back.
+    if (DATABASE_USER !== undefined) url.username = encodeURIComponent(DATABASE_USER);
+    if (DATABASE_PASSWORD !== undefined) url.password = encodeURIComponent(DATABASE_PASSWORD);
+    return { ...rest, DATABASE_URL: url.toString() };
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 

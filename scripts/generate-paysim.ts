@@ -5,55 +5,62 @@
 
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { parseArgs } from "node:util";
+import { cliCommand, parseOrExit, positiveNumber, wholeNumber } from "./cli/args.js";
+import { startProgress } from "./cli/progress.js";
+import { runMain } from "./cli/run.js";
 import { generatePaysimRows, PAYSIM_HEADER, toCsvLine } from "./paysim/generator.js";
 import { DEFAULT_VOLUME_SCALE } from "./paysim/model.js";
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: "string", default: "10000" },
-    seed: { type: "string", default: "2" },
-    scale: { type: "string", default: String(DEFAULT_VOLUME_SCALE) },
-    out: { type: "string", default: "paysim.csv" },
-  },
-});
-
-function wholeNumber(name: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`--${name}: expected a whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
+const command = parseOrExit(
+  cliCommand(
+    "npm run generate --",
+    "Writes a PaySim-like CSV (PaySim's columns and the distributions of the real file) as a stream;\n" +
+      "the same seed gives the same file.",
+  )
+    .option("--rows <n>", "data rows to write", wholeNumber, 10_000)
+    .option("--seed <n>", "random seed", wholeNumber, 2)
+    .option("--scale <x>", "transactions per step, relative to the real file", positiveNumber, DEFAULT_VOLUME_SCALE)
+    .option("--out <path>", "the file to write; - for stdout", "paysim.csv"),
+);
+const options = command.opts();
 
 async function main(): Promise<void> {
-  const rows = wholeNumber("rows", values.rows);
-  const seed = wholeNumber("seed", values.seed);
-  const scale = Number(values.scale);
-  if (!(scale > 0)) throw new Error(`--scale: expected a positive number, got ${JSON.stringify(values.scale)}`);
+  const { rows, seed, scale } = options;
   const started = performance.now();
-  const out = values.out === "-" ? process.stdout : createWriteStream(values.out);
+  const toStdout = options.out === "-";
+  const out = toStdout ? process.stdout : createWriteStream(options.out);
+  // once() rejects on the stream's 'error' (a directory that does not exist, no permission): one line, exit 1.
+  if (!toStdout) await once(out, "open");
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, "drain");
   };
+  const progress = startProgress({ name: "generate", unit: "rows", total: rows });
   await write(`${PAYSIM_HEADER}\n`);
   let lastStep = 0;
+  let written = 0;
   let buffer = "";
-  for (const row of generatePaysimRows({ rows, seed, volumeScale: scale })) {
-    buffer += `${toCsvLine(row)}\n`;
-    lastStep = row.step;
-    if (buffer.length > 64 * 1024) {
-      await write(buffer);
-      buffer = "";
+  try {
+    for (const row of generatePaysimRows({ rows, seed, volumeScale: scale })) {
+      buffer += `${toCsvLine(row)}\n`;
+      lastStep = row.step;
+      written++;
+      if (buffer.length > 64 * 1024) {
+        await write(buffer);
+        buffer = "";
+        progress.update(written);
+      }
     }
+    await write(buffer);
+    progress.update(written);
+  } finally {
+    progress.stop();
   }
-  await write(buffer);
-  if (out !== process.stdout) {
+  if (!toStdout) {
     out.end();
     await once(out, "finish");
   }
   const ms = Math.round(performance.now() - started);
-  process.stderr.write(`generate: ${rows} rows, steps 1-${lastStep}, seed ${seed}, to ${values.out} in ${ms} ms\n`);
+  process.stderr.write(`generate: ${rows} rows, steps 1-${lastStep}, seed ${seed}, to ${options.out} in ${ms} ms\n`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`generate failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain("generate", main);

@@ -4,48 +4,46 @@
  * Re-running inserts nothing new (deterministic ids). A bad file: error with file, line, reason; exit 1.
  */
 import "./infra/local-env.js";
-import { parseArgs } from "node:util";
-import { SingleBar } from "cli-progress";
+import { config } from "../lib/config.js";
 import { closeDb, runMigrations } from "../lib/db/client.js";
+import { cliCommand, parseOrExit, positiveInteger } from "./cli/args.js";
+import { requireDatabase } from "./cli/dependencies.js";
+import { startProgress } from "./cli/progress.js";
+import { runMain } from "./cli/run.js";
 import { DEFAULT_SEED_BATCH, seedTransactions } from "./seed/historical.js";
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: "string", default: "100" },
-    file: { type: "string", default: "paysim.csv" },
-    batch: { type: "string", default: String(DEFAULT_SEED_BATCH) },
-  },
-});
-
-function positive(name: string, text: string): number {
-  if (!/^[1-9]\d*$/.test(text)) throw new Error(`--${name}: expected a positive whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
+const command = parseOrExit(
+  cliCommand(
+    "npm run seed --",
+    "Migrates the database (DATABASE_URL), then stores the first N rows of a PaySim CSV as Historical transactions.\n" +
+      "Ids are derived from each line, so running it again inserts nothing new.",
+  )
+    .option("--rows <n>", "rows to store from the top of the file", positiveInteger, 100)
+    .option("--file <path>", "the PaySim CSV", "paysim.csv")
+    .option("--batch <n>", "rows per database transaction", positiveInteger, DEFAULT_SEED_BATCH),
+);
+const options = command.opts();
 
 async function main(): Promise<void> {
-  const rows = positive("rows", values.rows);
-  const batchSize = positive("batch", values.batch);
+  await requireDatabase(config.DATABASE_URL);
   await runMigrations();
-  const bar = process.stdout.isTTY
-    ? new SingleBar({ format: "seed [{bar}] {value}/{total} rows | {percentage}% | {duration_formatted}", hideCursor: true })
-    : undefined;
-  bar?.start(rows, 0);
+  const progress = startProgress({ name: "seed", unit: "rows", total: options.rows });
   try {
-    const summary = await seedTransactions({ file: values.file, rows, batchSize, onProgress: (read) => bar?.update(read) });
-    bar?.update(summary.read);
-    bar?.stop();
+    const summary = await seedTransactions({
+      file: options.file,
+      rows: options.rows,
+      batchSize: options.batch,
+      onProgress: (read) => progress.update(read),
+    });
+    progress.update(summary.read);
+    progress.stop();
     process.stdout.write(
       `seed: read ${summary.read}, inserted ${summary.inserted}, skipped ${summary.skipped} (already stored) from ${summary.file} in ${summary.ms} ms\n`,
     );
   } catch (error) {
-    bar?.stop();
+    progress.stop();
     throw error;
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    process.stderr.write(`seed failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(() => closeDb());
+runMain("seed", main, closeDb);

@@ -6,34 +6,37 @@
  */
 import "./infra/local-env.js";
 import { createReadStream } from "node:fs";
-import { parseArgs } from "node:util";
-import { SingleBar } from "cli-progress";
+import { Option } from "@commander-js/extra-typings";
 import { config } from "../lib/config.js";
 import { closeDb } from "../lib/db/client.js";
+import { cliCommand, httpUrl, parseOrExit, positiveInteger } from "./cli/args.js";
+import { requireDatabase } from "./cli/dependencies.js";
+import { startProgress } from "./cli/progress.js";
+import { runMain } from "./cli/run.js";
 import { type Progress, type SimulateReport, simulate } from "./simulate/run.js";
 import type { LatencySummary } from "./simulate/stats.js";
 import { type VerifyReport, verifyStored } from "./simulate/verify.js";
 
-const { values } = parseArgs({
-  options: {
-    url: { type: "string", default: "http://localhost:3000" },
-    "api-key": { type: "string", default: config.API_KEY },
-    file: { type: "string", default: "paysim.csv" },
-    rows: { type: "string" },
-    concurrency: { type: "string", default: "16" },
-    rate: { type: "string" },
-    bulk: { type: "string", default: "1" },
-    verify: { type: "boolean", default: false },
-    "verify-timeout": { type: "string", default: "120" },
-    json: { type: "boolean", default: false },
-  },
-});
-
-function positive(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^[1-9]\d*$/.test(text)) throw new Error(`--${name}: expected a positive whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
+const command = parseOrExit(
+  cliCommand(
+    "npm run simulate --",
+    "Replays a PaySim CSV against the API as live traffic and reports what happened; --verify then checks the\n" +
+      "database (DATABASE_URL) for every accepted id. Exit 1 when a row was lost or stored twice, when no\n" +
+      "request was accepted, or when the file is bad.",
+  )
+    .option("--url <url>", "the API's base URL", httpUrl, "http://localhost:3000")
+    // The key's value is never shown: it may be a secret.
+    .addOption(new Option("--api-key <key>", "sent as x-api-key").default(config.API_KEY, "$API_KEY, else the development key"))
+    .option("--file <path>", "the PaySim CSV", "paysim.csv")
+    .addOption(new Option("--rows <n>", "rows to send from the top of the file (default: all)").argParser(positiveInteger))
+    .option("--concurrency <n>", "requests in flight at most", positiveInteger, 16)
+    .addOption(new Option("--rate <tx-per-s>", "transactions per second (default: unlimited)").argParser(positiveInteger))
+    .option("--bulk <n>", "1: one POST /transaction per row; N > 1: POST /transactions with N rows", positiveInteger, 1)
+    .option("--verify", "then wait until every accepted id is stored and check for losses and duplicates", false)
+    .option("--verify-timeout <seconds>", "how long --verify waits", positiveInteger, 120)
+    .option("--json", "print the report as one JSON line", false),
+);
+const options = command.opts();
 
 /** Data rows in the file (newlines minus the header), for the progress bar's total; streams. */
 async function countRows(file: string): Promise<number> {
@@ -67,78 +70,58 @@ function printReport(report: SimulateReport, verify: VerifyReport | undefined): 
 }
 
 async function main(): Promise<number> {
-  const rows = positive("rows", values.rows);
-  const concurrency = positive("concurrency", values.concurrency) as number;
-  const rate = positive("rate", values.rate);
-  const bulk = positive("bulk", values.bulk) as number;
-  const verifyTimeoutMs = (positive("verify-timeout", values["verify-timeout"]) as number) * 1000;
-  const tty = process.stdout.isTTY && !values.json;
-
-  const total = rows ?? (await countRows(values.file).catch(() => 0));
-  const bar = tty
-    ? new SingleBar({
-        format:
-          "simulate [{bar}] {value}/{total} tx | {rate} tx/s | accepted {accepted} rejected {rejected} | {duration_formatted}",
-        hideCursor: true,
-      })
-    : undefined;
-  bar?.start(total, 0, { rate: 0, accepted: 0, rejected: 0 });
-  let lastLine = 0;
-  const onProgress = (progress: Progress) => {
-    const txRate = Math.round(progress.sent / Math.max(progress.elapsedMs / 1000, 0.001));
-    if (bar) {
-      bar.update(progress.sent, { rate: txRate, accepted: progress.accepted, rejected: progress.rejected });
-    } else if (progress.elapsedMs - lastLine >= 2_000) {
-      lastLine = progress.elapsedMs;
-      process.stderr.write(
-        `${JSON.stringify({ event: "progress", ...progress, elapsedMs: Math.round(progress.elapsedMs), txPerSecond: txRate })}\n`,
-      );
-    }
+  // Checked first: --verify would otherwise find out only after the whole run.
+  if (options.verify) await requireDatabase(config.DATABASE_URL);
+  const total = options.rows ?? (await countRows(options.file).catch(() => 0));
+  const progress = startProgress({
+    name: "simulate",
+    unit: "tx",
+    total,
+    fields: { txPerSecond: 0, accepted: 0, rejected: 0 },
+    fieldsFormat: "{txPerSecond} tx/s | accepted {accepted} rejected {rejected}",
+  });
+  const onProgress = (state: Progress) => {
+    const txRate = Math.round(state.sent / Math.max(state.elapsedMs / 1000, 0.001));
+    progress.update(state.sent, { txPerSecond: txRate, accepted: state.accepted, rejected: state.rejected });
   };
 
-  const { report, acceptedRows } = await simulate({
-    url: values.url,
-    apiKey: values["api-key"],
-    file: values.file,
-    rows,
-    concurrency,
-    rate,
-    bulk,
-    keepAccepted: values.verify,
-    onProgress,
-  });
-  bar?.stop();
+  let outcome: Awaited<ReturnType<typeof simulate>>;
+  try {
+    outcome = await simulate({
+      url: options.url,
+      apiKey: options.apiKey,
+      file: options.file,
+      rows: options.rows,
+      concurrency: options.concurrency,
+      rate: options.rate,
+      bulk: options.bulk,
+      keepAccepted: options.verify,
+      onProgress,
+    });
+  } finally {
+    progress.stop();
+  }
+  const { report, acceptedRows } = outcome;
 
   let verify: VerifyReport | undefined;
-  if (values.verify) {
-    const verifyBar = tty
-      ? new SingleBar({ format: "verify   [{bar}] {value}/{total} stored | {duration_formatted}" })
-      : undefined;
-    verifyBar?.start(acceptedRows.length, 0);
-    verify = await verifyStored(acceptedRows, {
-      timeoutMs: verifyTimeoutMs,
-      window: { from: new Date(report.startedAt), to: new Date(report.endedAt) },
-      onProgress: (stored, all) => {
-        if (verifyBar) verifyBar.update(stored);
-        else process.stderr.write(`${JSON.stringify({ event: "verify-progress", stored, accepted: all })}\n`);
-      },
-    });
-    verifyBar?.stop();
+  if (options.verify) {
+    const verifying = startProgress({ name: "verify", unit: "stored", total: acceptedRows.length });
+    try {
+      verify = await verifyStored(acceptedRows, {
+        timeoutMs: options.verifyTimeout * 1000,
+        window: { from: new Date(report.startedAt), to: new Date(report.endedAt) },
+        onProgress: (stored) => verifying.update(stored),
+      });
+    } finally {
+      verifying.stop();
+    }
   }
 
-  if (values.json) process.stdout.write(`${JSON.stringify({ report, verify })}\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify({ report, verify })}\n`);
   else printReport(report, verify);
 
   const failed = (verify && (verify.lost > 0 || verify.duplicated > 0)) || (report.sent > 0 && report.accepted === 0);
   return failed ? 1 : 0;
 }
 
-main()
-  .then((code) => {
-    process.exitCode = code;
-  })
-  .catch((error: unknown) => {
-    process.stderr.write(`simulate failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(() => closeDb());
+runMain("simulate", main, closeDb);

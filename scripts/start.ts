@@ -1,5 +1,5 @@
 /**
- * npm start [-- <extra serverless offline flags>]
+ * npm start [-- -- <serverless offline start options>]
  * Everything local in one command: Kafka and PostgreSQL up (scripts/infra), migrations applied, the
  * transactions and dead-letter topics created if missing, then `serverless offline start` (HTTP API +
  * the offline-kafka trigger running the consume function). SIGINT/SIGTERM go to the server, which
@@ -19,7 +19,30 @@ import { loadConfig } from "../lib/config.js";
 import { migrateDatabase } from "../lib/db/client.js";
 import { ensureTopics } from "../lib/kafka/admin.js";
 import { logger } from "../lib/logger.js";
-import { applyRecordedDatabaseUrl, infraSettings, infraUp } from "./infra/index.js";
+import { cliCommand, parseOrExit, usageError } from "./cli/args.js";
+import { describeError } from "./cli/run.js";
+import { applyRecordedInfra, infraSettings, infraUp } from "./infra/index.js";
+
+// start has no options of its own: whatever follows a `--` goes to `serverless offline start`, which
+// checks it itself (so a mistyped option of ours is never passed on, nor one of its taken for ours).
+const argv = process.argv.slice(2);
+const command = parseOrExit(
+  cliCommand(
+    "npm start --",
+    "Everything local in one command: Kafka and PostgreSQL up (infra:up), migrations applied, the transactions and dead-letter topics created, then `serverless offline start` (the HTTP API on HTTP_HOST:HTTP_PORT, 127.0.0.1:3000, and the local Kafka trigger). Prints the URLs and the API key. Ctrl-C stops the server after it committed the batch in flight.",
+  )
+    .argument(
+      "[serverless-options...]",
+      "after --: options for serverless offline start (npx sls offline start --help lists them)",
+    )
+    .addHelpText("after", "\nExample: npm start -- -- --noTimeout   (npm takes the first --, start the second)"),
+  argv,
+);
+const separator = argv.indexOf("--");
+if (command.args.length > 0 && separator === -1) {
+  usageError(command, `unexpected argument '${command.args[0]}': options for serverless offline start go after --`);
+}
+const serverlessOptions = separator === -1 ? [] : argv.slice(separator + 1);
 
 const log = logger.child({ component: "start" });
 const REPO_ROOT = resolve(import.meta.dirname, "..");
@@ -71,7 +94,7 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
   // Re-read: infra:up may have started a private PostgreSQL and recorded its URL.
-  applyRecordedDatabaseUrl();
+  applyRecordedInfra();
   const config = loadConfig();
   const { HTTP_PORT, HTTP_HOST } = infraSettings;
 
@@ -94,7 +117,7 @@ async function main(): Promise<void> {
   // (mkdtemp: mode 0700), removed on exit.
   const lambdaSocketDir = infraSettings.LAMBDA_PORT === undefined ? mkdtempSync(join(tmpdir(), "txlog-lambda-")) : undefined;
   const lambdaPort = lambdaSocketDir ? join(lambdaSocketDir, "invoke.sock") : String(infraSettings.LAMBDA_PORT);
-  const server = spawn(process.execPath, [SERVERLESS_BIN, "offline", "start", ...process.argv.slice(2)], {
+  const server = spawn(process.execPath, [SERVERLESS_BIN, "offline", "start", ...serverlessOptions], {
     cwd: REPO_ROOT,
     // The database infra:up found or started, whatever the shell had; the rest passes through.
     env: {
@@ -149,6 +172,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  log.fatal({ err: error }, error instanceof Error ? error.message : String(error));
+  // One line, no stack: what failed is almost always the machine (no Java, a port taken), not the code.
+  process.stderr.write(`start failed: ${describeError(error)}\n`);
   process.exit(1);
 });

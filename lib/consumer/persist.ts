@@ -5,6 +5,7 @@ import type { NewTransactionRow, TransactionRow } from "../db/schema.js";
 import { insertNewTransactions, readStoredRows } from "../db/transactions.js";
 import type { DecodedRecord } from "../kafka/msk-event.js";
 import { logger } from "../logger.js";
+import { metrics, observeHandler } from "../metrics.js";
 import { toPlainDecimal } from "../money.js";
 import { decodeBatch, type PoisonRecord, type ValidRecord } from "./classify.js";
 import { insertDeadLetters, publishDeadLetters } from "./dead-letters.js";
@@ -132,6 +133,33 @@ export interface ConsumeOptions {
  */
 export async function persistMskEvent(event: MSKEvent, options: ConsumeOptions = {}): Promise<BatchSummary> {
   const started = performance.now();
+  try {
+    const { summary, deadLettered } = await persistBatch(event, options, started);
+    observeBatch(summary, deadLettered);
+    return summary;
+  } catch (error) {
+    metrics().batches.inc({ outcome: "failed" });
+    throw error;
+  } finally {
+    observeHandler("consume", started);
+  }
+}
+
+/** The batch's counts as Prometheus metrics (lib/metrics.ts). */
+function observeBatch(summary: BatchSummary, deadLettered: PoisonRecord[]): void {
+  const current = metrics();
+  current.batches.inc({ outcome: "stored" });
+  current.recordsConsumed.inc(summary.count);
+  current.recordsStored.inc(summary.inserted);
+  current.recordsDuplicate.inc(summary.duplicates);
+  for (const { reason } of deadLettered) current.deadLetters.inc({ reason });
+}
+
+async function persistBatch(
+  event: MSKEvent,
+  options: ConsumeOptions,
+  started: number,
+): Promise<{ summary: BatchSummary; deadLettered: PoisonRecord[] }> {
   const db = options.db ?? getDb();
   const deadLetterTopic = options.deadLetterTopic ?? config.DEAD_LETTER_TOPIC;
 
@@ -176,5 +204,5 @@ export async function persistMskEvent(event: MSKEvent, options: ConsumeOptions =
     ms: Math.round(performance.now() - started),
   };
   log.info(summary, "batch persisted");
-  return summary;
+  return { summary, deadLettered: [...poison, ...conflicts] };
 }

@@ -56,7 +56,11 @@ export const transactions = pgTable(
 export type TransactionRow = typeof transactions.$inferSelect;
 export type NewTransactionRow = typeof transactions.$inferInsert;
 
-/** Records the consumer could not store (undecodable, invalid, oversized), kept with the reason. */
+/**
+ * Records the consumer could not store (undecodable, invalid, oversized, conflicting ids), kept with the reason;
+ * also the trigger's on-failure records (function-error, function-timeout), imported from the dead-letter topic
+ * by `npm run dead-letters` (scripts/dead-letters/).
+ */
 export const deadLetters = pgTable(
   "dead_letters",
   {
@@ -70,6 +74,8 @@ export const deadLetters = pgTable(
     reason: text("reason").notNull(),
     detail: text("detail").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+    /** When `npm run dead-letters -- redrive` last produced the record to its source topic again; null: never. */
+    redrivenAt: timestamp("redriven_at", { withTimezone: true, mode: "date", precision: 3 }),
   },
   // Redelivery of the same offset must not add a second dead letter.
   (table) => [uniqueIndex("dead_letters_source_idx").on(table.topic, table.partition, table.offset)],

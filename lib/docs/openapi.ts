@@ -2,10 +2,12 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteCo
 import type { OpenAPIObject } from "openapi3-ts/oas31";
 import { z } from "zod";
 import { config } from "../config.js";
+import { DASHBOARD_ASSETS } from "../dashboard/assets.js";
 import { HealthResponse } from "../health.js";
 import { API_KEY_HEADER } from "../http/api-key.js";
 import { BROKER_RETRY_AFTER_SECONDS } from "../http/problem.js";
 import { IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS, MAX_IDEMPOTENCY_KEY_LENGTH } from "../idempotency.js";
+import { PipelineStats } from "../pipeline/stats.js";
 import { ReportsQuery } from "../reports/list.js";
 import { SummaryQuery, SummaryResponse } from "../reports/summary.js";
 import { TransactionInput } from "../transaction.js";
@@ -188,7 +190,7 @@ const idempotencyResponses = {
 const invalidQuery = (example: z.input<typeof Problem>) =>
   problem("A query parameter is invalid; `issues` names each one.", example);
 
-/** Every route of serverless.yml except the Swagger UI assets (GET /docs/{file}). */
+/** Every route of serverless.yml except the Swagger UI assets (GET /docs/{file+}); the dashboard and pipeline routes are pushed below. */
 export const documentedRoutes: RouteConfig[] = [
   {
     method: "post",
@@ -402,6 +404,127 @@ export const documentedRoutes: RouteConfig[] = [
   },
 ];
 
+const PipelineStatsRef = PipelineStats.meta({ id: "PipelineStats" });
+
+const pipelineStatsExample = {
+  at: "2025-06-18T09:30:14.002Z",
+  topic: "transactions",
+  health: {
+    kafka: { status: "up", latencyMs: 3 },
+    database: { status: "up", latencyMs: 1 },
+    consumer: { status: "up", latencyMs: 4, groupId: "txlog-consume", state: "Stable", members: 1 },
+  },
+  throughput: {
+    windowSeconds: 3,
+    acceptedPerSecond: 351.7,
+    storedPerSecond: 349.3,
+    series: [
+      { at: "2025-06-18T09:30:11.000Z", accepted: 352, stored: 340 },
+      { at: "2025-06-18T09:30:12.000Z", accepted: 349, stored: 355 },
+      { at: "2025-06-18T09:30:13.000Z", accepted: 354, stored: 353 },
+    ],
+  },
+  lag: {
+    topic: "transactions",
+    groupId: "txlog-consume",
+    total: 12,
+    partitions: [
+      { partition: 0, highWatermark: 18_412, committedOffset: 18_405, lag: 7 },
+      { partition: 1, highWatermark: 17_980, committedOffset: 17_975, lag: 5 },
+      { partition: 2, highWatermark: 18_133, committedOffset: 18_133, lag: 0 },
+    ],
+  },
+  deadLetters: {
+    total: 1,
+    byReason: [{ reason: "not-json", count: 1, lastAt: "2025-06-18T09:12:40.511Z" }],
+    recent: [
+      {
+        id: 1,
+        reason: "not-json",
+        detail: "the value is not JSON: Unexpected token 'h', \"hello\" is not valid JSON",
+        partition: 1,
+        offset: 17_001,
+        createdAt: "2025-06-18T09:12:40.511Z",
+      },
+    ],
+  },
+} satisfies z.input<typeof PipelineStats>;
+
+documentedRoutes.push(
+  {
+    method: "get",
+    path: "/pipeline/stats",
+    operationId: "getPipelineStats",
+    tags: ["pipeline"],
+    summary: "What the dashboard shows: health, rates, lag, dead letters",
+    description:
+      "Kafka, PostgreSQL and the consumer group's health; accepted/s and stored/s per second over the last minute " +
+      "(from the database); the consumer group's lag per partition (high watermark - committed offset); dead letters " +
+      "of the transactions topic by reason. Each part is bounded (2 s); a part whose dependency is down is null.",
+    responses: {
+      200: { description: "The pipeline now.", ...json(PipelineStatsRef, pipelineStatsExample) },
+      403: missingApiKey,
+    },
+  },
+  {
+    method: "get",
+    path: "/metrics",
+    operationId: "getMetrics",
+    tags: ["pipeline"],
+    summary: "Prometheus metrics",
+    description:
+      "This process's metrics in Prometheus' text format (prom-client): txlog_http_requests_total{method,route,status}, " +
+      "txlog_handler_duration_seconds{handler}, txlog_produce_duration_seconds{outcome}, txlog_produced_messages_total, " +
+      "txlog_consumer_batches_total{outcome}, txlog_consumer_records_total, txlog_records_stored_total, " +
+      "txlog_records_duplicate_total, txlog_dead_letters_total{reason}, txlog_consumer_lag{topic,partition,group} " +
+      "(read from Kafka at each scrape), and Node's process_* and nodejs_* metrics. `npm run worker` serves the same on " +
+      "its own port (--metrics-port, default 9464).",
+    responses: {
+      200: {
+        description: "The exposition.",
+        content: {
+          "text/plain; version=0.0.4; charset=utf-8": {
+            schema: { type: "string" },
+          },
+        },
+      },
+      403: missingApiKey,
+    },
+  },
+  {
+    method: "get",
+    path: "/",
+    operationId: "getDashboard",
+    tags: ["pipeline"],
+    summary: "The pipeline dashboard",
+    description:
+      "An HTML page (public, like /docs): it asks for the API key once (kept in the tab's sessionStorage, never in the " +
+      "page) and polls /pipeline/stats, /reports and /reports/summary with it. Every asset is served by this API.",
+    security: [],
+    responses: { 200: { description: "An HTML page.", content: { "text/html": { schema: { type: "string" } } } } },
+  },
+  {
+    method: "get",
+    path: "/dashboard/{file}",
+    operationId: "getDashboardAsset",
+    tags: ["pipeline"],
+    summary: "The dashboard's script and style",
+    security: [],
+    request: { params: z.object({ file: z.enum(Object.keys(DASHBOARD_ASSETS) as [string, ...string[]]) }) },
+    responses: {
+      200: {
+        description: "The bundled file.",
+        content: { "text/javascript": { schema: { type: "string" } }, "text/css": { schema: { type: "string" } } },
+      },
+      404: problem("Not one of the dashboard's files.", {
+        status: 404,
+        error: "Not Found",
+        message: "no dashboard asset favicon.ico (is the dashboard built? npm run build:dashboard)",
+      }),
+    },
+  },
+);
+
 for (const route of documentedRoutes) registry.registerPath(route);
 
 const generated = new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -418,6 +541,7 @@ const generated = new OpenApiGeneratorV31(registry.definitions).generateDocument
     { name: "transactions", description: "Submit and look up transactions." },
     { name: "reports", description: "Read the stored log." },
     { name: "health", description: "Dependency status." },
+    { name: "pipeline", description: "The dashboard, its figures and the Prometheus metrics." },
     { name: "docs", description: "This documentation." },
   ],
 });

@@ -3,6 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { config } from "../config.js";
 import { releaseClients } from "../lifecycle.js";
 import { jsonBody } from "./json-body.js";
+import { httpMetrics } from "./metrics.js";
 import { problemResponder } from "./middleware.js";
 
 /** Under `sls invoke local` (one invocation per process) release the clients after the request; elsewhere keep them warm. */
@@ -16,17 +17,22 @@ export type HttpHandler<TEvent> = (event: TEvent, context: Context) => Promise<A
 /**
  * A JSON-body route: 413 over `maxBodyBytes`, 400 without a body, 415 without a JSON content type,
  * 400 for unparseable JSON, then `handler`; anything thrown becomes a problem response (lib/http/problem.ts).
+ * Every answer is counted and timed (lib/http/metrics.ts).
  */
 export function jsonBodyRoute(options: { maxBodyBytes: number }, handler: HttpHandler<JsonEvent>) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>(lifecycle)
+    .use(httpMetrics())
     .use(problemResponder())
     .use(jsonBody(options.maxBodyBytes))
     .handler(handler as unknown as HttpHandler<APIGatewayProxyEvent>);
 }
 
-/** A route without a body (GET): only the error middleware. */
+/** A route without a body (GET): only the metrics and error middlewares. */
 export function route(handler: HttpHandler<APIGatewayProxyEvent>) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>(lifecycle).use(problemResponder()).handler(handler);
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>(lifecycle)
+    .use(httpMetrics())
+    .use(problemResponder())
+    .handler(handler);
 }
 
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {

@@ -1,17 +1,78 @@
+import type { Admin, Kafka } from "kafkajs";
 import { config } from "../config.js";
-import { kafka } from "./client.js";
+import { kafka as defaultKafka } from "./client.js";
 
-/** Creates each topic that is missing, with the configured partition count. Returns the ones it created. */
-export async function ensureTopics(topics: string[], partitions = config.TOPIC_PARTITIONS): Promise<string[]> {
-  const admin = kafka.admin();
+export interface Replication {
+  replicationFactor: number;
+  minInsyncReplicas: number;
+}
+
+/**
+ * What a cluster of `brokers` can hold: one copy per broker up to three, and writes (acks=all) wait for all
+ * but one of them: 1/1 on one broker, 2/1 on two, 3/2 on three or more. Losing one broker then neither
+ * loses an acknowledged write nor stops accepting new ones.
+ */
+export function defaultReplication(brokers: number): Replication {
+  const replicationFactor = Math.max(1, Math.min(3, brokers));
+  return { replicationFactor, minInsyncReplicas: Math.max(1, replicationFactor - 1) };
+}
+
+export interface TopicOptions {
+  partitions?: number;
+  /** Default: KAFKA_REPLICATION_FACTOR, else from the cluster's size (defaultReplication). */
+  replicationFactor?: number;
+  /** Default: KAFKA_MIN_INSYNC_REPLICAS, else from the replication factor. */
+  minInsyncReplicas?: number;
+  /** Another cluster than KAFKA_BROKERS (tests). */
+  kafka?: Kafka;
+}
+
+export class TopicReplicationError extends Error {
+  override name = "TopicReplicationError";
+}
+
+/** The replication to create topics with: options, then configuration, then what the cluster's size allows. */
+export async function topicReplication(admin: Admin, options: TopicOptions = {}): Promise<Replication> {
+  const { brokers } = await admin.describeCluster();
+  const replicationFactor =
+    options.replicationFactor ?? config.KAFKA_REPLICATION_FACTOR ?? defaultReplication(brokers.length).replicationFactor;
+  const minInsyncReplicas =
+    options.minInsyncReplicas ?? config.KAFKA_MIN_INSYNC_REPLICAS ?? defaultReplication(replicationFactor).minInsyncReplicas;
+  if (replicationFactor > brokers.length) {
+    throw new TopicReplicationError(
+      `replication factor ${replicationFactor} needs at least ${replicationFactor} brokers; the cluster has ${brokers.length}`,
+    );
+  }
+  if (minInsyncReplicas > replicationFactor) {
+    throw new TopicReplicationError(
+      `min.insync.replicas ${minInsyncReplicas} exceeds the replication factor ${replicationFactor}`,
+    );
+  }
+  return { replicationFactor, minInsyncReplicas };
+}
+
+/**
+ * Creates each topic that is missing, with the configured partition count, replication factor and
+ * min.insync.replicas (topic-level, so the producer's acks=all waits for that many copies). Returns the
+ * ones it created; existing topics are left as they are.
+ */
+export async function ensureTopics(topics: string[], options: number | TopicOptions = {}): Promise<string[]> {
+  const { partitions = config.TOPIC_PARTITIONS, ...rest } = typeof options === "number" ? { partitions: options } : options;
+  const admin = (rest.kafka ?? defaultKafka).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
     if (missing.length) {
+      const { replicationFactor, minInsyncReplicas } = await topicReplication(admin, rest);
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor,
+          configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
+        })),
       });
     }
     return missing;

@@ -1,5 +1,5 @@
-import { Kafka, logLevel } from "kafkajs";
-import { config } from "../config.js";
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import { type Config, config } from "../config.js";
 import { logger } from "../logger.js";
 
 const kafkaLog = logger.child({ component: "kafkajs" });
@@ -21,10 +21,47 @@ const CONCURRENT_TRANSACTION = "another concurrent operation on the same transac
 const isRoutine = (message: string, extra: Record<string, unknown>) =>
   message.includes(CONCURRENT_TRANSACTION) || String(extra.error ?? "").includes(CONCURRENT_TRANSACTION);
 
+type SecurityConfig = Pick<
+  Config,
+  "KAFKA_SSL" | "KAFKA_SSL_CA" | "KAFKA_SASL_MECHANISM" | "KAFKA_SASL_USERNAME" | "KAFKA_SASL_PASSWORD" | "AWS_REGION"
+>;
+
+/**
+ * TLS and SASL from configuration (validated there: SASL only over TLS, SCRAM with a user, IAM with a region).
+ * MSK IAM is SASL OAUTHBEARER with a token AWS's signer makes from the default credential chain (in Lambda:
+ * the function's role), loaded only when configured; KafkaJS asks for a new token on every (re)authentication.
+ */
+export function kafkaSecurity(settings: SecurityConfig): Pick<KafkaConfig, "ssl" | "sasl"> {
+  const ssl = settings.KAFKA_SSL ? (settings.KAFKA_SSL_CA ? { ca: [settings.KAFKA_SSL_CA] } : true) : undefined;
+  const sasl = ((): SASLOptions | undefined => {
+    const { KAFKA_SASL_USERNAME: username = "", KAFKA_SASL_PASSWORD: password = "" } = settings;
+    switch (settings.KAFKA_SASL_MECHANISM) {
+      case "scram-sha-256":
+        return { mechanism: "scram-sha-256", username, password };
+      case "scram-sha-512":
+        return { mechanism: "scram-sha-512", username, password };
+      case "aws-iam": {
+        const region = settings.AWS_REGION ?? "";
+        return {
+          mechanism: "oauthbearer",
+          oauthBearerProvider: async () => {
+            const { generateAuthToken } = await import("aws-msk-iam-sasl-signer-js");
+            return { value: (await generateAuthToken({ region })).token };
+          },
+        };
+      }
+      default:
+        return undefined;
+    }
+  })();
+  return { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
+}
+
 /** The one Kafka client of this process; the producer, the admins and the local trigger's consumers come from it. */
 export const kafka = new Kafka({
   clientId: config.KAFKA_CLIENT_ID,
   brokers: config.KAFKA_BROKERS,
+  ...kafkaSecurity(config),
   connectionTimeout: 2_000,
   requestTimeout: 10_000,
   retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2_000 },

@@ -1,4 +1,4 @@
-import type { MSKEvent, MSKRecord, MSKRecordHeader } from "aws-lambda";
+import type { MSKEvent, MSKRecord, MSKRecordHeader, SelfManagedKafkaEvent } from "aws-lambda";
 import type { IHeaders, KafkaMessage } from "kafkajs";
 
 /**
@@ -10,7 +10,7 @@ import type { IHeaders, KafkaMessage } from "kafkajs";
 export interface PartitionBatch {
   topic: string;
   partition: number;
-  messages: Pick<KafkaMessage, "key" | "value" | "offset" | "timestamp" | "headers">[];
+  messages: (Pick<KafkaMessage, "key" | "value" | "offset" | "timestamp" | "headers"> & { attributes?: number })[];
 }
 
 export interface MskEventSource {
@@ -32,7 +32,10 @@ function headersToMsk(headers: IHeaders | undefined): MSKRecordHeader[] {
   return result;
 }
 
-export function buildMskEvent(batches: PartitionBatch[], source: MskEventSource): MSKEvent {
+/** Bit 3 of a record batch's attributes: the timestamp is the broker's append time (topic setting LogAppendTime). */
+const LOG_APPEND_TIME_ATTRIBUTE = 0x08;
+
+function recordsOf(batches: PartitionBatch[]): MSKEvent["records"] {
   const records: MSKEvent["records"] = {};
   for (const { topic, partition, messages } of batches) {
     if (!messages.length) continue;
@@ -45,7 +48,7 @@ export function buildMskEvent(batches: PartitionBatch[], source: MskEventSource)
         partition,
         offset: Number(message.offset),
         timestamp: Number(message.timestamp),
-        timestampType: "CREATE_TIME",
+        timestampType: (message.attributes ?? 0) & LOG_APPEND_TIME_ATTRIBUTE ? "LOG_APPEND_TIME" : "CREATE_TIME",
         // Lambda omits the key of a keyless record; the type says string, so only set it when present.
         ...(message.key ? { key: message.key.toString("base64") } : {}),
         value: message.value ? message.value.toString("base64") : "",
@@ -54,11 +57,27 @@ export function buildMskEvent(batches: PartitionBatch[], source: MskEventSource)
       list.push(record);
     }
   }
+  return records;
+}
+
+export function buildMskEvent(batches: PartitionBatch[], source: MskEventSource): MSKEvent {
   return {
     eventSource: "aws:kafka",
     eventSourceArn: source.eventSourceArn,
     bootstrapServers: source.bootstrapServers.join(","),
-    records,
+    records: recordsOf(batches),
+  };
+}
+
+/**
+ * What Lambda's self-managed Apache Kafka trigger delivers (serverless.yml `kafka` events): the same records,
+ * `eventSource: "SelfManagedKafka"` and no ARN. https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html
+ */
+export function buildSelfManagedKafkaEvent(batches: PartitionBatch[], bootstrapServers: string[]): SelfManagedKafkaEvent {
+  return {
+    eventSource: "SelfManagedKafka",
+    bootstrapServers: bootstrapServers.join(","),
+    records: recordsOf(batches) as SelfManagedKafkaEvent["records"],
   };
 }
 

@@ -13,6 +13,7 @@ import {
 import { config } from "../config.js";
 import { ProduceQueueFullError, TimeoutError, TransactionLogUnavailableError } from "../errors.js";
 import { logger } from "../logger.js";
+import { observeProduce } from "../metrics.js";
 import { withTimeout } from "../timeout.js";
 import { kafka as defaultKafka } from "./client.js";
 
@@ -455,8 +456,15 @@ const processProducer = new CoalescingProducer({
  * same time) and resolves only once it committed. Throws ProduceQueueFullError when too many messages
  * wait, TransactionLogUnavailableError when Kafka refused or did not answer in time.
  */
-export function produce(topic: string, messages: Message[]): Promise<void> {
-  return processProducer.produce(topic, messages);
+export async function produce(topic: string, messages: Message[]): Promise<void> {
+  const started = performance.now();
+  try {
+    await processProducer.produce(topic, messages);
+    observeProduce("committed", messages.length, started);
+  } catch (error) {
+    observeProduce(error instanceof ProduceQueueFullError ? "refused" : "failed", messages.length, started);
+    throw error;
+  }
 }
 
 /** This process's producer's counters (tests, diagnostics). */

@@ -7,23 +7,29 @@ export {
   type KafkaEventDefinition,
   KafkaEventDefinitionError,
   type KafkaTriggerOptions,
+  KNOWN_OPTIONS,
   MAX_RETRY_ATTEMPTS,
   parseKafkaEventDefinition,
   type StartingPosition,
 } from "./event-definition.js";
 export {
+  BatchItemFailuresError,
   bisect,
   DEFAULT_FAILURE_SETTINGS,
   effectiveRetryAttempts,
+  failedItems,
   type FailureSettings,
   type FailureSteps,
   type FailureVerdict,
+  MalformedBatchItemFailuresError,
+  RecordAgeExceededError,
   RETRIES_WITH_DESTINATION,
   settleBatch,
 } from "./failure-handling.js";
+export { type CompiledPattern, compileFilterPattern, FilterPatternError, matchesAny } from "./filter-criteria.js";
 export { HandlerNotFoundError, loadHandler, splitHandler } from "./handler-loader.js";
 export { failedRecordMessage, OnFailureDestination } from "./on-failure-destination.js";
-export { KafkaPoller } from "./poller.js";
+export { DEFAULT_MAX_CONCURRENT_INVOCATIONS, KafkaPoller } from "./poller.js";
 export type { BatchInvoker, PollerDefinition, PollerOptions, PollerStats } from "./poller-options.js";
 export {
   pauseWhileDatabaseDown,

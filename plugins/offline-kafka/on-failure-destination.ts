@@ -2,7 +2,9 @@ import { type IHeaders, type Kafka, type KafkaMessage, type Message, Partitioner
 import { config } from "../../lib/config.js";
 import { MAX_DEAD_LETTER_MESSAGE_BYTES } from "../../lib/consumer/dead-letters.js";
 import { TimeoutError } from "../../lib/errors.js";
+import { metrics } from "../../lib/metrics.js";
 import type { BatchPart } from "./batcher.js";
+import { BatchItemFailuresError, RecordAgeExceededError } from "./failure-handling.js";
 import { errorMessages } from "./retry.js";
 
 /** The error text carried in a header is cut to this many characters. */
@@ -11,6 +13,14 @@ const MAX_DETAIL_CHARS = 1_000;
 export interface FailureContext {
   functionKey: string;
   error: unknown;
+}
+
+/** The `dead-letter-reason` header: why the record was given up on. */
+function failureReason(error: unknown): string {
+  if (error instanceof TimeoutError) return "function-timeout";
+  if (error instanceof RecordAgeExceededError) return "record-age-exceeded";
+  if (error instanceof BatchItemFailuresError) return "function-reported-failure";
+  return "function-error";
 }
 
 const headerBytes = (headers: IHeaders) =>
@@ -29,7 +39,7 @@ export function failedRecordMessage(
   { functionKey, error }: FailureContext,
 ) {
   const context: IHeaders = {
-    "dead-letter-reason": error instanceof TimeoutError ? "function-timeout" : "function-error",
+    "dead-letter-reason": failureReason(error),
     "dead-letter-detail": errorMessages(error).slice(0, MAX_DETAIL_CHARS),
     "dead-letter-function": functionKey,
     "source-topic": topic,
@@ -69,6 +79,8 @@ export class OnFailureDestination {
       records.map((record) => failedRecordMessage(topic, partition, record, context)),
     );
     await producer.send({ topic: this.topic, acks: -1, messages });
+    // Beside the consume function's own dead letters in txlog_dead_letters_total (GET /metrics, the worker's port).
+    metrics().deadLetters.inc({ reason: failureReason(context.error) }, messages.length);
   }
 
   async disconnect(): Promise<void> {

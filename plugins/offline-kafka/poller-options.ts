@@ -4,14 +4,22 @@ import type { KafkaEventDefinition } from "./event-definition.js";
 import type { FailureSettings } from "./failure-handling.js";
 import type { RetryOptions, WaitBeforeRetry } from "./retry.js";
 
-/** Invokes the function with one MSK event; a rejection means "retry this batch". */
+/**
+ * Invokes the function with one event (MSK's shape; a `kafka` event's is the same without the ARN and with
+ * eventSource "SelfManagedKafka"); resolves with what the function returned, a rejection means "retry this batch".
+ */
 export type BatchInvoker = (event: MSKEvent) => Promise<unknown>;
 
-/** The error-handling settings are optional here: without them, Lambda's defaults (retry forever, no bisecting, no destination). */
+/**
+ * What a poller needs of an event definition. The event type (default msk), the ARN, the filters and the
+ * error-handling settings are optional here: without them, Lambda's defaults (an MSK event, every record
+ * delivered, retry forever, no bisecting, no record age limit, no partial responses, no destination).
+ */
 export type PollerDefinition = Pick<
   KafkaEventDefinition,
-  "functionKey" | "topic" | "batchSize" | "maximumBatchingWindowMs" | "startingPosition" | "consumerGroupId" | "eventSourceArn"
+  "functionKey" | "topic" | "batchSize" | "maximumBatchingWindowMs" | "startingPosition" | "consumerGroupId"
 > &
+  Partial<Pick<KafkaEventDefinition, "eventType" | "eventSourceArn" | "startingPositionTimestamp" | "filters">> &
   Partial<FailureSettings>;
 
 export interface PollerOptions {
@@ -32,6 +40,11 @@ export interface PollerOptions {
   /** kafkajs eachBatch calls handled at once: at least the topic's partition count, so one event can mix partitions. */
   partitionsConsumedConcurrently?: number;
   /**
+   * Invocations in flight at once, each on partitions no other one holds (Lambda: one invocation per
+   * partition at a time). Default 5, a provisioned-mode poller's concurrent invocations.
+   */
+  maxConcurrentInvocations?: number;
+  /**
    * The group's session timeout (kafkajs default 30 s): how long a member that stopped heart-beating (a
    * crashed worker) keeps its partitions. The broker's minimum is 6 s (group.min.session.timeout.ms).
    */
@@ -47,6 +60,12 @@ export interface PollerStats {
   timeouts: number;
   /** Failed batches split in two (bisectBatchOnFunctionError). */
   bisections: number;
+  /** Records that matched no filter pattern: committed, never delivered. */
+  filteredOut: number;
+  /** Records past maximumRecordAgeInSeconds (also counted in sentOnFailure or discarded). */
+  expired: number;
+  /** Invocations answered with batchItemFailures naming some records (ReportBatchItemFailures). */
+  partialFailures: number;
   /** Records given up on: sent to the on-failure destination, or discarded without one. */
   sentOnFailure: number;
   discarded: number;

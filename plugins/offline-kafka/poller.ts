@@ -1,17 +1,22 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { MSKEvent } from "aws-lambda";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { config } from "../../lib/config.js";
 import { TimeoutError } from "../../lib/errors.js";
 import { kafka as defaultKafka } from "../../lib/kafka/client.js";
-import { buildMskEvent } from "../../lib/kafka/msk-event.js";
+import { buildMskEvent, buildSelfManagedKafkaEvent } from "../../lib/kafka/msk-event.js";
 import { logger } from "../../lib/logger.js";
 import { withTimeout } from "../../lib/timeout.js";
 import { Batcher, type BatchPart } from "./batcher.js";
+import { commitPastControlRecords, throughTrailingControlRecords } from "./control-records.js";
+import { matchesAny } from "./filter-criteria.js";
 import {
   DEFAULT_FAILURE_SETTINGS,
   effectiveRetryAttempts,
   type FailureSettings,
+  BatchItemFailuresError,
   type FailureVerdict,
+  RecordAgeExceededError,
   recordCount,
   settleBatch,
 } from "./failure-handling.js";
@@ -25,6 +30,11 @@ const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 const CRASH_RESTART_DELAY_MS = 1_000;
 /** The function timeout when none is given (startPollers passes serverless.yml's). */
 const DEFAULT_FUNCTION_TIMEOUT_MS = 60_000;
+/**
+ * Invocations one poller runs at once, each on partitions no other holds. Lambda's provisioned-mode
+ * pollers run "up to 5 concurrent invocations" each (kafka-scaling-modes); a topic of 3 partitions uses 3.
+ */
+export const DEFAULT_MAX_CONCURRENT_INVOCATIONS = 5;
 
 /**
  * Emulates Lambda's Kafka event source mapping with a kafkajs consumer group:
@@ -37,8 +47,13 @@ const DEFAULT_FUNCTION_TIMEOUT_MS = 60_000;
  *   the eachBatch calls block (nothing new is fetched for those partitions) and keep heart-beating, so the
  *   group keeps the partitions.
  * - stop(): the batch in flight finishes and is committed, nothing new starts, the consumer leaves.
- * Invocations are serialised, and a partition has at most one chunk pending, so each partition is
- * processed in offset order.
+ * Concurrency as Lambda's: at most one invocation in flight per partition (a partition's eachBatch submits
+ * its next chunk only after the previous one settled, and the Batcher never puts a busy partition in a
+ * second event), partitions invoked concurrently up to maxConcurrentInvocations, each partition committed
+ * right after its own invocation succeeded. So each partition is processed in offset order.
+ * - A rebalance (seen by a heartbeat, or the partition going stale): the chunk in flight finishes and its
+ *   commit is attempted (refused once the generation moved on: the next owner redelivers it); no further
+ *   chunk of that fetch is submitted. A commit never names an offset past a record that is not stored.
  */
 export class KafkaPoller {
   readonly stats: PollerStats = {
@@ -49,6 +64,9 @@ export class KafkaPoller {
     bisections: 0,
     sentOnFailure: 0,
     discarded: 0,
+    filteredOut: 0,
+    expired: 0,
+    partialFailures: 0,
   };
   readonly definition: PollerDefinition;
   private readonly invoke: BatchInvoker;
@@ -60,6 +78,7 @@ export class KafkaPoller {
   private readonly destination: OnFailureDestination | undefined;
   private readonly functionTimeoutMs: number;
   private readonly concurrency: number;
+  private readonly maxConcurrentInvocations: number;
   private readonly sessionTimeoutMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly batcher: Batcher;
@@ -69,6 +88,9 @@ export class KafkaPoller {
   private stopped: Promise<void> | undefined;
   private readonly stopController = new AbortController();
   private joined: Promise<void> | undefined;
+  /** AT_TIMESTAMP: where partitions without a committed offset start, until their first batch. */
+  private startOffsets = new Map<number, bigint>();
+  private readonly detached = new Set<Promise<unknown>>();
 
   constructor(options: PollerOptions) {
     this.definition = options.definition;
@@ -77,18 +99,24 @@ export class KafkaPoller {
     this.bootstrapServers = options.bootstrapServers ?? config.KAFKA_BROKERS;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.waitBeforeRetry = options.waitBeforeRetry ?? sleepBackoff;
-    const { maximumRetryAttempts, bisectBatchOnFunctionError, onFailureTopic } = {
+    const { maximumRetryAttempts, bisectBatchOnFunctionError, onFailureTopic, maximumRecordAgeInSeconds, reportBatchItemFailures } = {
       ...DEFAULT_FAILURE_SETTINGS,
       ...this.definition,
     };
-    this.failure = { maximumRetryAttempts, bisectBatchOnFunctionError, onFailureTopic };
+    this.failure = { maximumRetryAttempts, bisectBatchOnFunctionError, onFailureTopic, maximumRecordAgeInSeconds, reportBatchItemFailures };
     this.destination = onFailureTopic ? new OnFailureDestination(this.kafka, onFailureTopic) : undefined;
     this.functionTimeoutMs = options.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS;
     this.concurrency = options.partitionsConsumedConcurrently ?? 32;
+    this.maxConcurrentInvocations = options.maxConcurrentInvocations ?? DEFAULT_MAX_CONCURRENT_INVOCATIONS;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     this.heartbeatIntervalMs = Math.max(100, Math.floor(this.sessionTimeoutMs / 10));
     const { batchSize, maximumBatchingWindowMs } = this.definition;
-    this.batcher = new Batcher({ batchSize, maximumBatchingWindowMs, deliver: (parts) => this.deliver(parts) });
+    this.batcher = new Batcher({
+      batchSize,
+      maximumBatchingWindowMs,
+      maxConcurrency: this.maxConcurrentInvocations,
+      deliver: (parts) => this.deliver(parts),
+    });
     this.log = logger.child({
       component: "offline-kafka",
       function: this.definition.functionKey,
@@ -101,17 +129,23 @@ export class KafkaPoller {
   async start(): Promise<void> {
     this.batcher.start();
     await this.connectAndRun();
-    const { batchSize, maximumBatchingWindowMs, startingPosition } = this.definition;
-    const { bisectBatchOnFunctionError, onFailureTopic } = this.failure;
+    const { batchSize, maximumBatchingWindowMs, startingPosition, startingPositionTimestamp, filters } = this.definition;
+    const { bisectBatchOnFunctionError, onFailureTopic, maximumRecordAgeInSeconds, reportBatchItemFailures } = this.failure;
     this.log.info(
       {
+        eventSource: this.definition.eventType === "kafka" ? "SelfManagedKafka" : "aws:kafka",
         batchSize,
         maximumBatchingWindowMs,
         startingPosition,
+        startingPositionTimestamp,
+        filters: filters?.length ?? 0,
+        maximumRecordAgeInSeconds,
+        reportBatchItemFailures,
         maximumRetryAttempts: effectiveRetryAttempts(this.failure),
         bisectBatchOnFunctionError,
         onFailure: onFailureTopic ? `kafka://${onFailureTopic}` : "discard",
         functionTimeoutMs: this.functionTimeoutMs,
+        maxConcurrentInvocations: this.maxConcurrentInvocations,
         brokers: this.bootstrapServers,
       },
       "polling",
@@ -132,6 +166,12 @@ export class KafkaPoller {
     this.joined = new Promise((resolve) => {
       consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     });
+    // The group rebalances: chunks still waiting in a batching window are given back (never invoked, never
+    // committed; the partition's next owner reads them again), so no invocation starts on a revoked partition.
+    consumer.on(consumer.events.REBALANCING, () => {
+      const withdrawn = this.batcher.withdraw();
+      if (withdrawn) this.log.info({ chunks: withdrawn }, "rebalancing: waiting chunks given back uncommitted");
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.log.error({ err: payload.error, restart: payload.restart }, "consumer crashed");
       // KafkaJS restarts itself only after retriable errors. A non-retriable one (e.g. no group
@@ -139,15 +179,42 @@ export class KafkaPoller {
       // looks alive and consumes nothing. Start a new consumer instead; uncommitted records come again.
       if (!payload.restart && this.consumer === consumer) this.restartLater(consumer);
     });
+    // So a caught-up partition whose last write was a Kafka transaction reads lag 0, not 1.
+    commitPastControlRecords(consumer, this.log);
     await consumer.connect();
+    if (startingPosition === "AT_TIMESTAMP") this.startOffsets = await this.offsetsAtTimestamp();
     // Like a new event source mapping: the position applies only while the group has no committed offset.
-    await consumer.subscribe({ topics: [topic], fromBeginning: startingPosition === "TRIM_HORIZON" });
+    // AT_TIMESTAMP reads such partitions from the start and seeks to the timestamp's offset on their first batch.
+    await consumer.subscribe({ topics: [topic], fromBeginning: startingPosition !== "LATEST" });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.concurrency,
       eachBatch: (payload) => this.onBatch(payload),
     });
+  }
+
+  /**
+   * AT_TIMESTAMP: for each partition the group has no committed offset for, the offset of the first record
+   * whose timestamp is at or after startingPositionTimestamp (the end offset when there is none yet).
+   */
+  private async offsetsAtTimestamp(): Promise<Map<number, bigint>> {
+    const { topic, consumerGroupId, startingPositionTimestamp = 0 } = this.definition;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: consumerGroupId, topics: [topic] });
+      const uncommitted = new Set(
+        (committed?.partitions ?? []).filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition),
+      );
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, Math.round(startingPositionTimestamp * 1000));
+      const start = new Map<number, bigint>();
+      for (const { partition, offset } of offsets) if (uncommitted.has(partition)) start.set(partition, BigInt(offset));
+      this.log.info({ startingPositionTimestamp, offsets: Object.fromEntries(start) }, "AT_TIMESTAMP: start offsets");
+      return start;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Replaces a consumer KafkaJS gave up on with a new one, retrying until it runs or the poller stops. */
@@ -174,9 +241,11 @@ export class KafkaPoller {
       this.stopping = true;
       this.stopController.abort();
       this.batcher.flush();
-      // disconnect() waits for running eachBatch calls, which wait for the batch in flight and commit it.
-      await this.consumer?.disconnect();
+      // Deliver what waits and what is in flight, and commit it, while the consumer is still a member.
       await this.batcher.close();
+      await Promise.all([...this.detached]);
+      // disconnect() waits for running eachBatch calls (they have nothing left to wait for), then leaves.
+      await this.consumer?.disconnect();
       await this.destination?.disconnect().catch(() => {});
       this.log.info(this.stats, "stopped");
     })();
@@ -184,34 +253,96 @@ export class KafkaPoller {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
+    const start = this.startOffsets.get(batch.partition);
+    if (start !== undefined) {
+      // AT_TIMESTAMP and nothing committed yet: begin at the first record at or after the timestamp.
+      this.startOffsets.delete(batch.partition);
+      if (BigInt(batch.firstOffset() ?? "0") < start) {
+        this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: start.toString() });
+        return;
+      }
+    }
     // While the batch waits (batching window, a slow or failing handler, a database outage) the member must
     // keep heart-beating or the group evicts it. heartbeat() sends at most one per heartbeatInterval, so
     // ticking at half of it keeps the gap below 1.5 intervals.
-    const keepAlive = setInterval(() => heartbeat().catch(() => {}), Math.ceil(this.heartbeatIntervalMs / 2));
+    // A heartbeat refused because the group is rebalancing: finish the chunk in flight, start no other.
+    let rebalancing = false;
+    const beat = () =>
+      heartbeat().catch((error: unknown) => {
+        if (isRebalancing(error)) rebalancing = true;
+      });
+    const keepAlive = setInterval(beat, Math.ceil(this.heartbeatIntervalMs / 2));
     try {
-      const { batchSize } = this.definition;
-      for (let start = 0; start < batch.messages.length; start += batchSize) {
-        // Stopping, or the partition was revoked: leave the rest uncommitted for the next owner.
-        if (this.stopping || !isRunning() || isStale()) return;
-        const chunk = batch.messages.slice(start, start + batchSize);
-        const delivered = await this.batcher.submit(batch.topic, batch.partition, chunk);
-        if (!delivered) return;
-        const lastOffset = chunk[chunk.length - 1]?.offset as string;
-        resolveOffset(lastOffset);
-        const next = (BigInt(lastOffset) + 1n).toString();
-        try {
-          await commitOffsetsIfNecessary({
-            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
-          });
-        } catch (error) {
-          // Usually a rebalance: the next owner redelivers from the last commit; the handler is idempotent.
-          this.log.warn({ err: error, partition: batch.partition, offset: next }, "commit failed; records will be redelivered");
-          return;
+      const chunks = throughTrailingControlRecords(this.chunksOf(batch.messages), batch.lastOffset());
+      for (const [index, { deliver, through }] of chunks.entries()) {
+        if (index > 0) await beat();
+        // Stopping, a rebalance, or the partition was revoked: leave the rest uncommitted for the next owner.
+        if (this.stopping || rebalancing || !isRunning() || isStale()) return;
+        const commit = () => this.commit(commitOffsetsIfNecessary, batch.topic, batch.partition, through);
+        if (deliver.length > 0) {
+          const settled = this.batcher.submit(batch.topic, batch.partition, deliver);
+          if (this.batcher.gathering(batch.topic, batch.partition)) {
+            // A batching window is open with room for more of this partition: let KafkaJS fetch on (it does
+            // only once this call returns) and commit when the event holding these records has succeeded.
+            resolveOffset(through);
+            this.track(settled.then((delivered) => (delivered ? commit() : false)));
+            continue;
+          }
+          if (!(await settled)) return;
         }
+        resolveOffset(through);
+        if (!(await commit())) return;
       }
     } finally {
       clearInterval(keepAlive);
     }
+  }
+
+  /** Commits `partition` through `through` (the next offset after it); false when the broker refused (a rebalance). */
+  private async commit(
+    commitOffsetsIfNecessary: EachBatchPayload["commitOffsetsIfNecessary"],
+    topic: string,
+    partition: number,
+    through: string,
+  ): Promise<boolean> {
+    const offset = (BigInt(through) + 1n).toString();
+    try {
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      return true;
+    } catch (error) {
+      // Usually a rebalance: the next owner redelivers from the last commit; the handler is idempotent.
+      this.log.warn({ err: error, partition, offset }, "commit failed; records will be redelivered");
+      return false;
+    }
+  }
+
+  /** Commits that run after their eachBatch call returned (batching window); stop() waits for them. */
+  private track(work: Promise<unknown>): void {
+    const tracked = work.catch(() => {}).finally(() => this.detached.delete(tracked));
+    this.detached.add(tracked);
+  }
+
+  /**
+   * A fetched partition batch -> chunks of at most batchSize records to deliver, each with the offset it is
+   * committed through. Records no filter pattern matches are never delivered: they are committed with the
+   * chunk after them, or on their own when nothing after them in this batch is delivered.
+   */
+  private chunksOf(messages: KafkaMessage[]): { deliver: KafkaMessage[]; through: string }[] {
+    const { batchSize, filters } = this.definition;
+    const last = messages[messages.length - 1];
+    if (!last) return [];
+    const kept = filters?.length ? messages.filter((message) => matchesAny(filters, message.value)) : messages;
+    this.stats.filteredOut += messages.length - kept.length;
+    const chunks: { deliver: KafkaMessage[]; through: string }[] = [];
+    for (let start = 0; start < kept.length; start += batchSize) {
+      const deliver = kept.slice(start, start + batchSize);
+      chunks.push({ deliver, through: (deliver[deliver.length - 1] as KafkaMessage).offset });
+    }
+    // Filtered-out records after the last delivered one are committed too (never delivered, as on AWS).
+    const tail = chunks[chunks.length - 1];
+    if (!tail) chunks.push({ deliver: [], through: last.offset });
+    else tail.through = last.offset;
+    return chunks;
   }
 
   /**
@@ -233,23 +364,32 @@ export class KafkaPoller {
     });
   }
 
-  /** One invocation, failed when it throws or runs past the function timeout (a late finish is harmless: the handler is idempotent). */
-  private async invokeOnce(parts: BatchPart[]): Promise<void> {
-    const event = buildMskEvent(parts, {
+  /** The event Lambda would deliver: MSK's for `msk` events, SelfManagedKafka's (no ARN) for `kafka` events. */
+  private eventOf(parts: BatchPart[]): MSKEvent {
+    if (this.definition.eventType === "kafka")
+      return buildSelfManagedKafkaEvent(parts, this.bootstrapServers) as unknown as MSKEvent;
+    return buildMskEvent(parts, {
       bootstrapServers: this.bootstrapServers,
-      eventSourceArn: this.definition.eventSourceArn,
+      eventSourceArn: this.definition.eventSourceArn ?? `arn:aws:kafka:local:000000000000:cluster/offline-kafka/${this.definition.functionKey}`,
     });
+  }
+
+  /** One invocation, failed when it throws or runs past the function timeout (a late finish is harmless: the handler is idempotent). */
+  private async invokeOnce(parts: BatchPart[]): Promise<unknown> {
+    const event = this.eventOf(parts);
     const started = performance.now();
-    await withTimeout(this.invoke(event), this.functionTimeoutMs, `function "${this.definition.functionKey}"`);
+    const result = await withTimeout(this.invoke(event), this.functionTimeoutMs, `function "${this.definition.functionKey}"`);
     const count = recordCount(parts);
     this.stats.batches += 1;
     this.stats.records += count;
     this.log.debug({ count, partitions: describe(parts), ms: Math.round(performance.now() - started) }, "batch delivered");
+    return result;
   }
 
   private async afterFailure(parts: BatchPart[], error: unknown, attempt: number): Promise<FailureVerdict> {
     this.stats.failedAttempts += 1;
     if (error instanceof TimeoutError) this.stats.timeouts += 1;
+    if (error instanceof BatchItemFailuresError) this.stats.partialFailures += 1;
     const delayMs = backoffDelay(attempt, this.retry);
     // The full error (stack, SQL) once per batch; repeats carry only the messages.
     const reason = attempt === 1 ? { err: error } : { error: errorMessages(error) };
@@ -273,6 +413,7 @@ export class KafkaPoller {
   private async giveUp(parts: BatchPart[], error: unknown, attempts: number): Promise<boolean> {
     const count = recordCount(parts);
     const where = { count, partitions: describe(parts), attempts, error: errorMessages(error) };
+    if (error instanceof RecordAgeExceededError) this.stats.expired += count;
     if (!this.destination) {
       this.stats.discarded += count;
       this.log.error(where, "retries exhausted and no on-failure destination: records DISCARDED, offsets committed past them");
@@ -298,6 +439,17 @@ export class KafkaPoller {
     }
     return false;
   }
+}
+
+/** KafkaJS's own test (not exported): the group moved on to a new generation or is forming one. */
+function isRebalancing(error: unknown): boolean {
+  const type = (error as { type?: unknown } | null)?.type;
+  return (
+    type === "REBALANCE_IN_PROGRESS" ||
+    type === "ILLEGAL_GENERATION" ||
+    type === "NOT_COORDINATOR_FOR_GROUP" ||
+    type === "UNKNOWN_MEMBER_ID"
+  );
 }
 
 /** First and last offset per partition, for logs. */

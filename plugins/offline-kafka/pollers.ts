@@ -2,6 +2,7 @@ import { config } from "../../lib/config.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { releaseClients } from "../../lib/lifecycle.js";
 import { logger } from "../../lib/logger.js";
+import { watchConsumerLag } from "../../lib/metrics.js";
 import { databaseAnswers } from "./database-probe.js";
 import { collectKafkaEventDefinitions, type KafkaEventDefinition } from "./event-definition.js";
 import { loadHandler } from "./handler-loader.js";
@@ -66,6 +67,8 @@ export async function startPollers({
       });
       pollers.push(started);
       await started.start();
+      // Its group's lag per partition in every scrape of this process (GET /metrics, the worker's metrics port).
+      watchConsumerLag(definition.topic, definition.consumerGroupId);
     }
   } catch (error) {
     await Promise.allSettled(pollers.map((started) => started.stop()));
@@ -98,7 +101,8 @@ const SERVERLESS_DEFAULT_TIMEOUT_SECONDS = 6;
 /**
  * The plugin's work on `offline:start:init`: every function's msk/kafka events from the resolved
  * serverless.yml, each polled from config.KAFKA_BROKERS (the events' own brokers/ARNs are AWS's), with the
- * error-handling settings of custom.offlineKafka and each function's timeout (function, else provider).
+ * event source mapping options the events carry and each function's timeout (function, else provider).
+ * An option the trigger does not know fails here, before anything polls.
  */
 export async function startOfflineKafka(service: ServerlessService, servicePath: string): Promise<RunningPollers | undefined> {
   if (!config.OFFLINE_KAFKA_ENABLED) {
@@ -106,7 +110,7 @@ export async function startOfflineKafka(service: ServerlessService, servicePath:
     return undefined;
   }
   const serviceName = typeof service.service === "string" ? service.service : "service";
-  const definitions = collectKafkaEventDefinitions(serviceName, service.functions, service.custom?.offlineKafka);
+  const definitions = collectKafkaEventDefinitions(serviceName, service.functions, service.custom);
   const providerTimeout = service.provider?.timeout;
   const timeouts: Record<string, number> = {};
   for (const [key, fn] of Object.entries((service.functions ?? {}) as Record<string, { timeout?: unknown }>)) {

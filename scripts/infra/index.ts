@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { KAFKA_VERSION, kafkaAnswers, NativeKafkaBroker } from "./kafka-broker.js";
+import { dirname, join, resolve } from "node:path";
+import { KAFKA_VERSION, kafkaAnswers, kafkaBrokerCount, NativeKafkaBroker } from "./kafka-broker.js";
+import { clusterLayout, NativeKafkaCluster, type NodeLayout, nodesAnswering, quorumStatus } from "./kafka-cluster.js";
 import { ensureDatabase, freePort, PrivatePostgres, postgresAnswers, withDatabase } from "./postgres.js";
 import { commandSucceeds } from "./process.js";
 import { type InfraSettings, infraSettings, infraStateFile } from "./settings.js";
@@ -10,7 +11,25 @@ import { type InfraSettings, infraSettings, infraStateFile } from "./settings.js
  * scripts/infra: what brings Kafka and PostgreSQL up on a developer machine. This file is the one
  * face tests and bench import (never kafka-broker.ts, postgres.ts or settings.ts directly).
  */
-export { ensureKafkaJars, KAFKA_VERSION, kafkaAnswers, type NativeBrokerOptions, NativeKafkaBroker } from "./kafka-broker.js";
+export {
+  type ClientSecurity,
+  ensureKafkaJars,
+  internalReplication,
+  KAFKA_VERSION,
+  kafkaAnswers,
+  kafkaBrokerCount,
+  type NativeBrokerOptions,
+  NativeKafkaBroker,
+  type SaslSslListener,
+} from "./kafka-broker.js";
+export {
+  clusterLayout,
+  type NativeClusterOptions,
+  NativeKafkaCluster,
+  type NodeLayout,
+  type QuorumStatus,
+  quorumStatus,
+} from "./kafka-cluster.js";
 export {
   ensureDatabase,
   findPostgresBin,
@@ -23,12 +42,15 @@ export {
 export { commandSucceeds, isAlive, stopProcess, waitFor } from "./process.js";
 export {
   applyRecordedDatabaseUrl,
+  applyRecordedInfra,
+  applyRecordedKafkaBrokers,
   type InfraSettings,
   InfraSettingsError,
   infraSettings,
   infraStateFile,
   loadInfraSettings,
   recordedDatabaseUrl,
+  recordedKafkaBrokers,
 } from "./settings.js";
 
 /**
@@ -41,13 +63,26 @@ export interface InfraTarget {
   DATABASE_URL: string;
 }
 
-type Paths = Pick<InfraSettings, "INFRA_CACHE_DIR" | "KAFKA_CONTROLLER_PORT">;
+type Paths = Pick<InfraSettings, "INFRA_CACHE_DIR" | "KAFKA_CONTROLLER_PORT"> &
+  Partial<Pick<InfraSettings, "KAFKA_BROKER_COUNT">>;
+
+/** A node of a native cluster infra:up started. */
+export interface RecordedNode extends NodeLayout {
+  dir: string;
+  pid: number;
+}
 
 /** What infra:up started, so infra:down stops exactly that and nothing else. */
 export interface InfraState {
   docker?: boolean;
-  kafka?: { pid: number; brokers: string[] };
+  /** The native broker(s): `pid` is the first node's; `nodes` is set for a cluster of more than one. */
+  kafka?: { pid: number; brokers: string[]; nodes?: RecordedNode[] };
   postgres?: { url: string; port: number; startedByUs: boolean };
+}
+
+export interface InfraUpOptions {
+  /** Native brokers to start when Kafka does not answer (default KAFKA_BROKER_COUNT, 1). */
+  brokers?: number;
 }
 
 export class PrerequisiteError extends Error {
@@ -79,8 +114,38 @@ export function nativeBroker(
     dir: join(settings.INFRA_CACHE_DIR, "kafka", "broker"),
     cacheDir: settings.INFRA_CACHE_DIR,
     port: Number(first.split(":")[1]),
-    controllerPort: settings.KAFKA_CONTROLLER_PORT,
+    controllerPort: settings.KAFKA_CONTROLLER_PORT[0] ?? 9093,
     partitions: target.TOPIC_PARTITIONS,
+  });
+}
+
+/**
+ * The native cluster of `count` nodes (count > 1) under <cache>/kafka/cluster-<count>/node-<id>; the single
+ * broker keeps its own folder (nativeBroker), so neither topology ever reads the other's data.
+ */
+export function nativeCluster(
+  target: Pick<InfraTarget, "KAFKA_BROKERS" | "TOPIC_PARTITIONS">,
+  count: number,
+  settings: Paths = infraSettings,
+): NativeKafkaCluster {
+  return new NativeKafkaCluster({
+    dir: join(settings.INFRA_CACHE_DIR, "kafka", `cluster-${count}`),
+    cacheDir: settings.INFRA_CACHE_DIR,
+    nodes: clusterLayout(target.KAFKA_BROKERS, settings.KAFKA_CONTROLLER_PORT, count),
+    partitions: target.TOPIC_PARTITIONS,
+  });
+}
+
+/** The recorded cluster's nodes, rebuilt from infra-state.json (ports and folders as they were started). */
+function recordedCluster(state: InfraState, settings: Paths, partitions: number): NativeKafkaCluster | undefined {
+  const nodes = state.kafka?.nodes;
+  if (!nodes?.length) return undefined;
+  const [first] = nodes;
+  return new NativeKafkaCluster({
+    dir: dirname(first?.dir ?? ""),
+    cacheDir: settings.INFRA_CACHE_DIR,
+    nodes: nodes.map(({ nodeId, port, controllerPort }) => ({ nodeId, port, controllerPort })),
+    partitions,
   });
 }
 
@@ -98,16 +163,31 @@ export async function infraUp(
   config: InfraTarget,
   progress: Progress = () => {},
   settings: Paths = infraSettings,
+  options: InfraUpOptions = {},
 ): Promise<InfraState> {
   const state = readState(settings);
-  let kafkaUp = await kafkaAnswers(config.KAFKA_BROKERS);
+  const count = options.brokers ?? settings.KAFKA_BROKER_COUNT ?? 1;
+  const found = await kafkaBrokerCount(config.KAFKA_BROKERS);
+  if (found > 0 && found < count) {
+    throw new PrerequisiteError(
+      `Kafka at ${config.KAFKA_BROKERS.join(",")} answers with ${found} broker(s), not the ${count} asked for: ` +
+        "stop it first (npm run infra:down stops what infra:up started) or use it as it is",
+    );
+  }
+  let kafkaUp = found > 0;
   let postgresUp = await postgresAnswers(config.DATABASE_URL);
   let databaseUrl = config.DATABASE_URL;
 
   if ((!kafkaUp || !postgresUp) && dockerEngineAnswers()) {
-    progress("docker engine found: docker compose up -d --wait zookeeper kafka postgres");
-    const compose = spawnSync("docker", ["compose", "-f", COMPOSE_FILE, "up", "-d", "--wait", "zookeeper", "kafka", "postgres"], {
+    // More than one broker: compose's `cluster` profile adds kafka-2 and kafka-3 to the same ZooKeeper, the
+    // internal topics replicated 3 times (min.insync 2) through the variables the file interpolates.
+    const cluster = count > 1 ? ["--profile", "cluster"] : [];
+    const services = ["zookeeper", "kafka", ...(count > 1 ? ["kafka-2", "kafka-3"] : []), "postgres"];
+    progress(`docker engine found: docker compose ${[...cluster, "up", "-d", "--wait", ...services].join(" ")}`);
+    const replication = count > 1 ? { KAFKA_REPLICATION_FACTOR: "3", KAFKA_MIN_INSYNC_REPLICAS: "2" } : {};
+    const compose = spawnSync("docker", ["compose", "-f", COMPOSE_FILE, ...cluster, "up", "-d", "--wait", ...services], {
       stdio: "inherit",
+      env: { ...process.env, ...replication },
     });
     if (compose.status !== 0) throw new Error("docker compose up failed (see its output above)");
     state.docker = true;
@@ -136,10 +216,29 @@ export async function infraUp(
           `(Debian: apt-get install openjdk-17-jdk-headless maven). Missing: ${[!hasJava && "java", !hasMaven && "mvn"].filter(Boolean).join(", ")}.`,
       );
     }
-    progress(`starting Apache Kafka ${KAFKA_VERSION} (KRaft, jars from Maven Central) on ${config.KAFKA_BROKERS[0]}`);
-    const broker = nativeBroker(config, settings);
-    const pid = await broker.start();
-    state.kafka = { pid, brokers: broker.brokers };
+    if (count === 1) {
+      progress(`starting Apache Kafka ${KAFKA_VERSION} (KRaft, jars from Maven Central) on ${config.KAFKA_BROKERS[0]}`);
+      const broker = nativeBroker(config, settings);
+      const pid = await broker.start();
+      state.kafka = { pid, brokers: broker.brokers };
+    } else {
+      const cluster = nativeCluster(config, count, settings);
+      progress(
+        `starting ${count} Apache Kafka ${KAFKA_VERSION} brokers (KRaft, each also a controller; jars from Maven Central) on ${cluster.brokers.join(",")}`,
+      );
+      const pids = await cluster.start();
+      state.kafka = {
+        pid: pids[0] as number,
+        brokers: cluster.brokers,
+        nodes: cluster.nodes.map((node, index) => ({
+          nodeId: node.nodeId,
+          port: node.port,
+          controllerPort: cluster.options.nodes[index]?.controllerPort as number,
+          dir: node.dir,
+          pid: pids[index] as number,
+        })),
+      };
+    }
   }
 
   if (!postgresUp) {
@@ -160,18 +259,40 @@ export async function infraUp(
   return state;
 }
 
+/**
+ * Stops the native broker or cluster infra:up started (as infra-state.json records it) and forgets it;
+ * nothing else. For npm test and the bench, which stop a broker only when they started it.
+ */
+export async function stopNativeKafka(
+  config: Pick<InfraTarget, "KAFKA_BROKERS" | "TOPIC_PARTITIONS">,
+  progress: Progress = () => {},
+  settings: Paths = infraSettings,
+): Promise<void> {
+  const state = readState(settings);
+  const cluster = recordedCluster(state, settings, config.TOPIC_PARTITIONS);
+  if (cluster) {
+    progress(
+      `stopping the ${cluster.nodes.length} Kafka brokers (pids ${state.kafka?.nodes?.map((node) => node.pid).join(", ")})`,
+    );
+    await cluster.stop();
+  } else if (state.kafka) {
+    progress(`stopping the Kafka broker (pid ${state.kafka.pid})`);
+    await nativeBroker(config, settings).stop();
+  } else {
+    return;
+  }
+  state.kafka = undefined;
+  writeState(settings, state);
+}
+
 /** Stops only what infraUp started; data directories stay, so a later up finds every message and row. */
 export async function infraDown(
   config: Pick<InfraTarget, "KAFKA_BROKERS" | "TOPIC_PARTITIONS">,
   progress: Progress = () => {},
   settings: Paths = infraSettings,
 ): Promise<void> {
+  await stopNativeKafka(config, progress, settings);
   const state = readState(settings);
-  if (state.kafka) {
-    progress(`stopping the Kafka broker (pid ${state.kafka.pid})`);
-    await nativeBroker(config, settings).stop();
-    state.kafka = undefined;
-  }
   if (state.postgres?.startedByUs) {
     progress(`stopping the private PostgreSQL on port ${state.postgres.port}`);
     await privatePostgres(settings, state.postgres.port).stop();
@@ -184,26 +305,69 @@ export async function infraDown(
   writeState(settings, state);
 }
 
+/** One node of the native cluster: where, whether it answers, and its part in the KRaft quorum. */
+export interface NodeStatus {
+  nodeId: number;
+  address: string;
+  pid: number | undefined;
+  answering: boolean;
+  /** process.roles (broker,controller) and the quorum's view: "active controller" or "voter". */
+  role: string;
+  dir: string;
+}
+
 export interface InfraStatus {
-  kafka: { brokers: string[]; answering: boolean; managedBy: string };
+  kafka: { brokers: string[]; answering: boolean; managedBy: string; nodes?: NodeStatus[] };
   postgres: { url: string; answering: boolean; managedBy: string };
+}
+
+async function clusterStatus(cluster: NativeKafkaCluster, settings: Paths): Promise<NodeStatus[]> {
+  const [answering, quorum] = await Promise.all([
+    nodesAnswering(cluster.nodes),
+    quorumStatus(settings.INFRA_CACHE_DIR, cluster.brokers).catch(() => undefined),
+  ]);
+  return cluster.nodes.map((node, index) => {
+    const part = !quorum
+      ? "quorum unknown"
+      : quorum.leaderId === node.nodeId
+        ? "active controller"
+        : quorum.voters.includes(node.nodeId)
+          ? "voter"
+          : "observer";
+    return {
+      nodeId: node.nodeId,
+      address: node.brokers[0] as string,
+      pid: node.pid,
+      answering: answering[index] ?? false,
+      role: `${node.roles.replace(",", "+")} (${part})`,
+      dir: node.dir,
+    };
+  });
 }
 
 export async function infraStatus(config: InfraTarget, settings: Paths = infraSettings): Promise<InfraStatus> {
   const state = readState(settings);
+  const cluster = recordedCluster(state, settings, config.TOPIC_PARTITIONS);
   const broker = nativeBroker(config, settings);
   const kafkaManager = state.docker
     ? "docker compose"
-    : broker.pid
-      ? `native broker, pid ${broker.pid}`
-      : "not started by this project";
+    : cluster
+      ? `native cluster of ${cluster.nodes.length}, pids ${cluster.nodes.map((node) => node.pid ?? "-").join(", ")}`
+      : broker.pid
+        ? `native broker, pid ${broker.pid}`
+        : "not started by this project";
   const postgresManager = state.docker
     ? "docker compose"
     : state.postgres?.startedByUs
       ? `private cluster under ${join(settings.INFRA_CACHE_DIR, "postgres")}`
       : "external server (not started by this project)";
   return {
-    kafka: { brokers: config.KAFKA_BROKERS, answering: await kafkaAnswers(config.KAFKA_BROKERS), managedBy: kafkaManager },
+    kafka: {
+      brokers: config.KAFKA_BROKERS,
+      answering: await kafkaAnswers(config.KAFKA_BROKERS),
+      managedBy: kafkaManager,
+      ...(cluster ? { nodes: await clusterStatus(cluster, settings) } : {}),
+    },
     postgres: {
       url: withDatabase(config.DATABASE_URL, new URL(config.DATABASE_URL).pathname.slice(1)),
       answering: await postgresAnswers(config.DATABASE_URL),

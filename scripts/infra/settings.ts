@@ -10,8 +10,17 @@ import { z } from "zod";
 const port = z.coerce.number().int().min(1).max(65535);
 
 const InfraSettingsSchema = z.object({
-  /** Kafka's own port for the controller of the native single-node broker. */
-  KAFKA_CONTROLLER_PORT: port.default(9093),
+  /**
+   * The native brokers' controller (KRaft quorum) port: one, or one per broker ("9093,9095,9097"); with one,
+   * the other brokers' follow in steps of 2.
+   */
+  KAFKA_CONTROLLER_PORT: z
+    .string()
+    .default("9093")
+    .transform((value) => value.split(",").map((item) => Number(item.trim())))
+    .pipe(z.array(z.number().int().min(1).max(65535)).min(1)),
+  /** How many native brokers infra:up starts when Kafka does not answer (npm start, npm test; infra:up --brokers N). */
+  KAFKA_BROKER_COUNT: z.coerce.number().int().min(1).max(5).default(1),
   /** Where infra:up keeps jars, data, logs, pids and infra-state.json; git-ignored. */
   INFRA_CACHE_DIR: z.string().min(1).default(resolve(process.cwd(), ".cache")),
   /** serverless-offline's HTTP port (serverless.yml reads the variable itself; npm start waits on it). */
@@ -59,6 +68,36 @@ export function recordedDatabaseUrl(cacheDir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The brokers of the native cluster infra:up started and recorded, if any (every node's address). */
+export function recordedKafkaBrokers(cacheDir: string): string[] | undefined {
+  const stateFile = infraStateFile(cacheDir);
+  if (!existsSync(stateFile)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as { kafka?: { brokers?: string[] } };
+    const brokers = state.kafka?.brokers;
+    return Array.isArray(brokers) && brokers.length > 0 ? brokers : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sets env.KAFKA_BROKERS to every broker of the native cluster infra:up recorded when the environment names
+ * none, so clients bootstrap from any node, not only the first. An explicit KAFKA_BROKERS wins.
+ */
+export function applyRecordedKafkaBrokers(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  if (env.KAFKA_BROKERS) return undefined;
+  const brokers = recordedKafkaBrokers(loadInfraSettings(env).INFRA_CACHE_DIR);
+  if (brokers) env.KAFKA_BROKERS = brokers.join(",");
+  return brokers;
+}
+
+/** Both recorded settings: the database URL and the native cluster's brokers (local-env.ts, after infraUp). */
+export function applyRecordedInfra(env: NodeJS.ProcessEnv = process.env): void {
+  applyRecordedDatabaseUrl(env);
+  applyRecordedKafkaBrokers(env);
 }
 
 /** Parses the settings from `env` and reads the recorded database URL now (infraSettings is the once-read copy). */

@@ -1,12 +1,17 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { collectKafkaEventDefinitions } from "../../plugins/offline-kafka/index.js";
 
 const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, "../..");
+/** osls (npm "osls", installed under the name serverless). */
+const OSLS = join(ROOT, "node_modules/serverless/bin/serverless.js");
 
 interface Resource {
   Type: string;
@@ -56,12 +61,97 @@ describe("npx sls package (offline)", () => {
       Topics: ["transactions"],
       StartingPosition: "TRIM_HORIZON",
       BatchSize: 500,
+      // osls drops a window of 0 (AWS's default of 0.5 s would apply); plugins/kafka-event-options.cjs writes it.
+      MaximumBatchingWindowInSeconds: 0,
       EventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: expect.any(String) },
+      // The error handling, on the msk event since the move to osls (custom.offlineKafka before).
+      MaximumRetryAttempts: 10,
+      BisectBatchOnFunctionError: true,
+      DestinationConfig: { OnFailure: { Destination: "kafka://transactions.dead-letter" } },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
     });
+    const runtimes = resources.filter((resource) => resource.Type === "AWS::Lambda::Function").map((r) => r.Properties.Runtime);
+    expect(new Set(runtimes)).toEqual(new Set(["nodejs22.x"]));
+  });
+
+  it("puts every event source mapping option the local trigger honours into the template (msk and kafka events)", async () => {
+    // test/fixtures/esm-options/serverless.yml with plugins/kafka-event-options.cjs beside it.
+    const service = join(out, "esm-options");
+    mkdirSync(service, { recursive: true });
+    for (const file of ["serverless.yml", "handler.js"])
+      copyFileSync(join(ROOT, "test/fixtures/esm-options", file), join(service, file));
+    copyFileSync(join(ROOT, "plugins/kafka-event-options.cjs"), join(service, "kafka-event-options.cjs"));
+    await run(process.execPath, [OSLS, "package", "--package", join(service, ".serverless")], {
+      cwd: service,
+      env: envWithout(),
+      timeout: 120_000,
+    });
+    const mappings = readTemplate(join(service, ".serverless")).filter((r) => r.Type === "AWS::Lambda::EventSourceMapping");
+    const msk = mappings.find((r) => r.Properties.EventSourceArn)?.Properties;
+    const kafka = mappings.find((r) => r.Properties.SelfManagedEventSource)?.Properties;
+    expect(msk).toMatchObject({
+      Topics: ["transactions"],
+      BatchSize: 250,
+      MaximumBatchingWindowInSeconds: 0,
+      StartingPosition: "AT_TIMESTAMP",
+      StartingPositionTimestamp: 1767225600,
+      Enabled: false,
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: "txlog-consume" },
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ value: { type: ["PAYMENT", "TRANSFER"] } }) }] },
+      MaximumRetryAttempts: 10,
+      BisectBatchOnFunctionError: true,
+      MaximumRecordAgeInSeconds: 3600,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      DestinationConfig: { OnFailure: { Destination: "kafka://transactions.dead-letter" } },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
+    });
+    expect(kafka).toMatchObject({
+      Topics: ["audit"],
+      SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ["broker-1.example:9092"] } },
+      BatchSize: 50,
+      MaximumBatchingWindowInSeconds: 2,
+      StartingPosition: "LATEST",
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: "txlog-audit" },
+      MaximumRetryAttempts: 2,
+      BisectBatchOnFunctionError: false,
+      MaximumRecordAgeInSeconds: -1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      DestinationConfig: { OnFailure: { Destination: "kafka://audit.failed" } },
+    });
+    expect(kafka?.EventSourceArn).toBeUndefined();
+    // The local trigger reads the very same events, option for option.
+    const { functions } = parse(readFileSync(join(ROOT, "test/fixtures/esm-options/serverless.yml"), "utf8"));
+    const [local, localKafka] = collectKafkaEventDefinitions("txlog-esm-options", functions);
+    expect(local).toMatchObject({
+      eventType: "msk",
+      batchSize: 250,
+      maximumBatchingWindowMs: 0,
+      startingPosition: "AT_TIMESTAMP",
+      startingPositionTimestamp: 1767225600,
+      enabled: false,
+      consumerGroupId: "txlog-consume",
+      maximumRetryAttempts: 10,
+      bisectBatchOnFunctionError: true,
+      maximumRecordAgeInSeconds: 3600,
+      reportBatchItemFailures: true,
+      onFailureTopic: "transactions.dead-letter",
+    });
+    expect(local?.filters).toHaveLength(1);
+    expect(localKafka).toMatchObject({ eventType: "kafka", eventSourceArn: undefined, onFailureTopic: "audit.failed" });
   });
 
   describe("a stage other than local", () => {
     const prod = join(out, "prod");
+    /** The AWS resources a deployed stage runs against (README, "Deploy to AWS"). */
+    const resources = {
+      mskClusterArn: "arn:aws:kafka:eu-west-1:123456789012:cluster/txlog/6a1f2c3d-1111-2222-3333-444455556666-2",
+      mskSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_txlog-prod-Ab12Cd",
+      databaseSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:txlog-prod-database-Ef34Gh",
+      subnetIds: "subnet-0a1b2c3d4e5f60718,subnet-0918273645aabbccd",
+      securityGroupIds: "sg-0123456789abcdef0",
+    };
+    const params = Object.entries(resources).map(([name, value]) => `--param=${name}=${value}`);
 
     it.each([
       ["without API_KEY", {}, "API_KEY is not set."],
@@ -81,16 +171,67 @@ describe("npx sls package (offline)", () => {
       expect(existsSync(join(prod, "cloudformation-template-update-stack.json"))).toBe(false);
     });
 
-    it("packages with API_KEY, and the template carries that key, named for the stage", async () => {
+    it("fails without the AWS resources (--param), naming each, and writes nothing", async () => {
       const apiKey = `prod-${randomBytes(16).toString("hex")}`;
-      await run("npx", ["sls", "package", "--stage", "prod", "--package", prod], {
+      const failed = await run("npx", ["sls", "package", "--stage", "prod", "--package", prod, params[0] as string], {
+        env: envWithout({ ESBUILD_WORK_FOLDER: join(out, ".esbuild-prod"), API_KEY: apiKey }),
+        timeout: 120_000,
+      }).then(
+        () => undefined,
+        (error: { code?: number; stdout?: string; stderr?: string }) => error,
+      );
+      expect(failed?.code).toBe(1);
+      const said = `${failed?.stdout}${failed?.stderr}`;
+      expect(said).toContain('Stage "prod" runs on AWS and needs its resources');
+      for (const name of ["mskSecretArn", "databaseSecretArn", "subnetIds", "securityGroupIds"]) {
+        expect(said).toContain(`--param="${name}=..."`);
+      }
+      expect(said).not.toContain('--param="mskClusterArn=..."');
+      expect(existsSync(join(prod, "cloudformation-template-update-stack.json"))).toBe(false);
+    });
+
+    it("packages with API_KEY and --param: the key named for the stage, VPC, SASL/SCRAM secret, secrets by reference", async () => {
+      const apiKey = `prod-${randomBytes(16).toString("hex")}`;
+      await run("npx", ["sls", "package", "--stage", "prod", "--package", prod, ...params], {
         env: envWithout({ ESBUILD_WORK_FOLDER: join(out, ".esbuild-prod"), API_KEY: apiKey }),
         timeout: 120_000,
       });
-      const keys = readTemplate(prod).filter((resource) => resource.Type === "AWS::ApiGateway::ApiKey");
+      const template = readTemplate(prod);
+      const keys = template.filter((resource) => resource.Type === "AWS::ApiGateway::ApiKey");
       expect(keys.map((resource) => resource.Properties)).toEqual([
         expect.objectContaining({ Name: "txlog-prod", Value: apiKey, Enabled: true }),
       ]);
+
+      const functions = template.filter((resource) => resource.Type === "AWS::Lambda::Function");
+      expect(functions.length).toBeGreaterThan(5);
+      const secret = (arn: string, key: string) => `{{resolve:secretsmanager:${arn}:SecretString:${key}}}`;
+      for (const { Properties } of functions) {
+        expect(Properties.VpcConfig).toEqual({
+          SecurityGroupIds: { "Fn::Split": [",", resources.securityGroupIds] },
+          SubnetIds: { "Fn::Split": [",", resources.subnetIds] },
+        });
+        // CloudFormation resolves these at deploy time: no credential is in the template or the package.
+        expect((Properties.Environment as { Variables: Record<string, string> }).Variables).toMatchObject({
+          KAFKA_BROKERS: "{{resolve:ssm:/txlog/prod/kafka-bootstrap-brokers}}",
+          KAFKA_SSL: "true",
+          KAFKA_SASL_MECHANISM: "scram-sha-512",
+          KAFKA_SASL_USERNAME: secret(resources.mskSecretArn, "username"),
+          KAFKA_SASL_PASSWORD: secret(resources.mskSecretArn, "password"),
+          DATABASE_URL: "{{resolve:ssm:/txlog/prod/database-url}}",
+          DATABASE_USER: secret(resources.databaseSecretArn, "username"),
+          DATABASE_PASSWORD: secret(resources.databaseSecretArn, "password"),
+        });
+      }
+      const [mapping] = template.filter((resource) => resource.Type === "AWS::Lambda::EventSourceMapping");
+      expect(mapping?.Properties).toMatchObject({
+        EventSourceArn: resources.mskClusterArn,
+        SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: resources.mskSecretArn }],
+      });
+      // The trigger reads the secret with the function's role.
+      const role = template.find((resource) => resource.Type === "AWS::IAM::Role");
+      const statements = JSON.stringify(role?.Properties);
+      expect(statements).toContain(`"Action":["secretsmanager:GetSecretValue"],"Resource":"${resources.mskSecretArn}"`);
+      expect(statements).toContain("AWSLambdaVPCAccessExecutionRole");
     });
   });
 });

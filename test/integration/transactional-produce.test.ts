@@ -116,9 +116,10 @@ describe("a coalesced send is one Kafka transaction", () => {
     await producer.produce(topic, [message(`warm-${run}`)]);
 
     const first = producer.produce(topic, [message(`first-${run}`)]); // in flight: the next two queue behind it
-    const lateCall = producer.produce(topic, [late], 1_000);
+    // Budgets: `late`'s outlasts the wait behind `first` even on a busy machine; `other`'s outlasts `late`'s.
+    const lateCall = producer.produce(topic, [late], 2_500);
     lateSettled = lateCall.catch(() => {});
-    const other = producer.produce(topic, [message(`other-${run}`)]);
+    const other = producer.produce(topic, [message(`other-${run}`)], 15_000);
 
     await expect(lateCall).rejects.toBeInstanceOf(TransactionLogUnavailableError);
     await expect(first).resolves.toBeUndefined();

@@ -2,11 +2,11 @@ import "../../scripts/infra/local-env.js";
 import { loadConfig } from "../../lib/config.js";
 import { migrateDatabase } from "../../lib/db/client.js";
 import {
-  applyRecordedDatabaseUrl,
+  applyRecordedInfra,
   ensureDatabase,
   infraUp,
   kafkaAnswers,
-  nativeBroker,
+  stopNativeKafka,
   withDatabase,
 } from "../../scripts/infra/index.js";
 import { ensureChromium } from "./chromium.js";
@@ -25,7 +25,7 @@ export async function setup(): Promise<void> {
   await infraUp(base, (message) => console.log(`[test infra] ${message}`));
   startedBroker = !brokerWasUp;
   // Re-read: infra:up may have recorded the URL of a private PostgreSQL it started.
-  applyRecordedDatabaseUrl();
+  applyRecordedInfra();
   const testDatabaseUrl = withDatabase(loadConfig().DATABASE_URL, "txlog_test");
   process.env.DATABASE_URL = testDatabaseUrl;
   process.env.TRANSACTIONS_TOPIC ??= "test.transactions";
@@ -38,5 +38,5 @@ export async function setup(): Promise<void> {
 
 export async function teardown(): Promise<void> {
   // Leave the machine as we found it: stop the broker only if this run started it.
-  if (startedBroker) await nativeBroker(loadConfig()).stop();
+  if (startedBroker) await stopNativeKafka(loadConfig());
 }

@@ -41,7 +41,49 @@ describe("parseKafkaEventDefinition", () => {
       maximumRetryAttempts: -1,
       bisectBatchOnFunctionError: false,
       onFailureTopic: undefined,
+      maximumRecordAgeInSeconds: -1,
+      reportBatchItemFailures: false,
+      filterPatterns: [],
+      filters: [],
     });
+  });
+
+  it("reads the other event source mapping options: AT_TIMESTAMP, filters, record age, partial batch responses", () => {
+    const definition = parseKafkaEventDefinition(
+      "consume",
+      "h.handler",
+      {
+        msk: {
+          arn: ARN,
+          topic: "t",
+          startingPosition: "AT_TIMESTAMP",
+          startingPositionTimestamp: 1_700_000_000,
+          filterPatterns: [{ value: { type: ["PAYMENT"] } }, { value: { amount: [{ numeric: [">", 100] }] } }],
+          maximumRecordAgeInSeconds: 3600,
+          functionResponseTypes: ["ReportBatchItemFailures"],
+          saslScram512: "arn:aws:secretsmanager:eu-west-1:0:secret:x",
+          provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 2 },
+        },
+      },
+      "g",
+    );
+    expect(definition).toMatchObject({
+      startingPosition: "AT_TIMESTAMP",
+      startingPositionTimestamp: 1_700_000_000,
+      maximumRecordAgeInSeconds: 3600,
+      reportBatchItemFailures: true,
+    });
+    expect(definition?.filters).toHaveLength(2);
+  });
+
+  it("makes a kafka (self-managed) event without an ARN", () => {
+    const definition = parseKafkaEventDefinition(
+      "fn",
+      "h.handler",
+      { kafka: { topic: "t", bootstrapServers: ["x:9092"], accessConfigurations: { saslScram512Auth: ["arn:x"] } } },
+      "g",
+    );
+    expect(definition).toMatchObject({ eventType: "kafka", eventSourceArn: undefined });
   });
 
   it("applies Lambda's defaults: batch 100, window 0.5 s, TRIM_HORIZON, enabled, the default group, retry forever", () => {
@@ -62,7 +104,9 @@ describe("parseKafkaEventDefinition", () => {
       bisectBatchOnFunctionError: false,
       onFailureTopic: undefined,
     });
-    expect(definition?.eventSourceArn).toMatch(/^arn:aws:kafka:local:/);
+    expect(definition?.eventSourceArn).toBeUndefined();
+    const msk = parseKafkaEventDefinition("fn", "h.handler", { msk: { topic: "t", arn: { Ref: "Cluster" } } }, "g");
+    expect(msk?.eventSourceArn).toMatch(/^arn:aws:kafka:local:/);
   });
 
   it("accepts numbers given as strings (CLI flags, env-resolved values)", () => {
@@ -106,25 +150,6 @@ describe("parseKafkaEventDefinition", () => {
     expect(osls).toMatchObject({ maximumRetryAttempts: 0, bisectBatchOnFunctionError: false, onFailureTopic: "dlt" });
   });
 
-  it("takes error-handling settings from custom.offlineKafka where the event gives none; the event's own win", () => {
-    const custom = {
-      maximumRetryAttempts: 10,
-      bisectBatchOnFunctionError: true,
-      destinationConfig: { onFailure: { destination: "kafka://from-custom" } },
-    };
-    expect(parseKafkaEventDefinition("fn", "h.handler", { msk: { topic: "t" } }, "g", custom)).toMatchObject({
-      maximumRetryAttempts: 10,
-      bisectBatchOnFunctionError: true,
-      onFailureTopic: "from-custom",
-    });
-    const own = { msk: { topic: "t", maximumRetryAttempts: 2, onFailureDestination: "kafka://from-event" } };
-    expect(parseKafkaEventDefinition("fn", "h.handler", own, "g", custom)).toMatchObject({
-      maximumRetryAttempts: 2,
-      bisectBatchOnFunctionError: true,
-      onFailureTopic: "from-event",
-    });
-  });
-
   it("ignores other event types", () => {
     expect(parseKafkaEventDefinition("fn", "h.handler", { http: { path: "/x", method: "get" } }, "g")).toBeUndefined();
     expect(parseKafkaEventDefinition("fn", "h.handler", "not an object", "g")).toBeUndefined();
@@ -136,8 +161,21 @@ describe("parseKafkaEventDefinition", () => {
     [{ msk: { topic: "t", batchSize: 10_001 } }, /batchSize/],
     [{ msk: { topic: "t", batchSize: 1.5 } }, /batchSize must be an integer/],
     [{ msk: { topic: "t", maximumBatchingWindow: 301 } }, /maximumBatchingWindow/],
-    [{ msk: { topic: "t", startingPosition: "AT_TIMESTAMP" } }, /AT_TIMESTAMP is not supported locally/],
-    [{ msk: { topic: "t", startingPosition: "EARLIEST" } }, /TRIM_HORIZON or LATEST/],
+    [{ msk: { topic: "t", startingPosition: "AT_TIMESTAMP" } }, /AT_TIMESTAMP needs startingPositionTimestamp/],
+    [{ msk: { topic: "t", startingPositionTimestamp: 1 } }, /startingPositionTimestamp is only valid with startingPosition AT_TIMESTAMP/],
+    [{ msk: { topic: "t", startingPosition: "EARLIEST" } }, /TRIM_HORIZON, LATEST or AT_TIMESTAMP/],
+    [{ msk: { topic: "t", parallelizationFactor: 2 } }, /unknown or unsupported option "parallelizationFactor"/],
+    [{ msk: { topic: "t", bootstrapServers: ["x:1"] } }, /unknown or unsupported option "bootstrapServers"/],
+    [{ kafka: { topic: "t", arn: ARN, tumblingWindowInSeconds: 5 } }, /unknown or unsupported options "arn", "tumblingWindowInSeconds"/],
+    [{ msk: { topic: "t", maximumRecordAgeInSeconds: 59 } }, /maximumRecordAgeInSeconds must be -1 or 60 to 604800/],
+    [{ msk: { topic: "t", maximumRecordAgeInSeconds: 604_801 } }, /maximumRecordAgeInSeconds/],
+    [{ msk: { topic: "t", functionResponseTypes: ["Partial"] } }, /functionResponseTypes must be a list of "ReportBatchItemFailures"/],
+    [{ msk: { topic: "t", filterPatterns: [] } }, /filterPatterns must be a list of 1 to 10 patterns/],
+    [{ msk: { topic: "t", filterPatterns: [{ key: { a: ["x"] } }] } }, /filter on "value" only \(got "key"\)/],
+    [{ msk: { topic: "t", filterPatterns: [{ value: { a: [{ wildcard: "x*" }] } }] } }, /unknown filter operator "wildcard"/],
+    [{ msk: { topic: "t", filterPatterns: [{ value: { a: [{ numeric: ["~", 1] }] } }] } }, /unknown numeric operator/],
+    [{ msk: { topic: "t", provisionedPollerConfig: { minimumPollers: 3, maximumPollers: 2 } } }, /minimumPollers \(3\) exceeds/],
+    [{ msk: { topic: "t", provisionedPollerConfig: { pollerGroupName: "x" } } }, /unknown option pollerGroupName/],
     [{ msk: { topic: "t", enabled: "yes" } }, /enabled must be a boolean/],
     [{ msk: "transactions" }, /expected an object/],
     [{ msk: { topic: "t", maximumRetryAttempts: -2 } }, /maximumRetryAttempts must be a number from -1 to 10000/],
@@ -176,20 +214,17 @@ describe("collectKafkaEventDefinitions", () => {
     ]);
   });
 
-  it("applies custom.offlineKafka per function and rejects settings it does not know or functions without a Kafka event", () => {
-    const functions = {
-      api: { handler: "handlers/api.handler", events: [{ http: { path: "/", method: "get" } }] },
-      consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a" } }] },
-    };
-    const [consume] = collectKafkaEventDefinitions("txlog", functions, {
-      consume: { maximumRetryAttempts: 3, destinationConfig: { onFailure: { destination: "kafka://a.dlt" } } },
-    });
-    expect(consume).toMatchObject({ functionKey: "consume", maximumRetryAttempts: 3, onFailureTopic: "a.dlt" });
-    expect(() => collectKafkaEventDefinitions("txlog", functions, { consume: { batchSize: 5 } })).toThrow(
-      /custom.offlineKafka.consume: unknown batchSize/,
+  it("refuses custom.offlineKafka, saying the options moved onto the events", () => {
+    const functions = { consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a" } }] } };
+    expect(() => collectKafkaEventDefinitions("txlog", functions, { offlineKafka: { consume: { maximumRetryAttempts: 3 } } })).toThrow(
+      /custom.offlineKafka: the event source mapping options now belong on each function's msk\/kafka event/,
     );
-    expect(() => collectKafkaEventDefinitions("txlog", functions, { api: { maximumRetryAttempts: 1 } })).toThrow(
-      /custom.offlineKafka.api: no such function with an msk or kafka event/,
+  });
+
+  it("names the option serverless.yml gives that the trigger does not know, before anything polls", () => {
+    const functions = { consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a", maxConcurrency: 2 } }] } };
+    expect(() => collectKafkaEventDefinitions("txlog", functions)).toThrow(
+      /function "consume", msk event: unknown or unsupported option "maxConcurrency"/,
     );
   });
 
@@ -222,6 +257,10 @@ describe("definitionFromOptions (the standalone worker's flags)", () => {
       maximumRetryAttempts: -1,
       bisectBatchOnFunctionError: false,
       onFailureTopic: undefined,
+      maximumRecordAgeInSeconds: -1,
+      reportBatchItemFailures: false,
+      filterPatterns: [],
+      filters: [],
     });
   });
 
@@ -252,7 +291,8 @@ describe("definitionFromOptions (the standalone worker's flags)", () => {
   it.each([
     [{ batchSize: "0" }, /batchSize must be a number from 1 to 10000/],
     [{ maximumBatchingWindow: "301" }, /maximumBatchingWindow/],
-    [{ startingPosition: "at-timestamp" }, /AT_TIMESTAMP is not supported locally/],
+    [{ startingPosition: "at-timestamp" }, /AT_TIMESTAMP needs startingPositionTimestamp/],
+    [{ maximumRecordAgeInSeconds: "10" }, /maximumRecordAgeInSeconds must be -1 or 60/],
     [{ consumerGroupId: "" }, /consumerGroupId must be a non-empty string/],
     [{ maximumRetryAttempts: "many" }, /maximumRetryAttempts must be a number from -1 to 10000/],
     [{ bisectBatchOnFunctionError: "1" }, /bisectBatchOnFunctionError must be a boolean/],

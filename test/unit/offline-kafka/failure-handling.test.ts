@@ -56,6 +56,8 @@ const settings = (overrides: Partial<FailureSettings>): FailureSettings => ({
   maximumRetryAttempts: -1,
   bisectBatchOnFunctionError: false,
   onFailureTopic: undefined,
+  maximumRecordAgeInSeconds: -1,
+  reportBatchItemFailures: false,
   ...overrides,
 });
 
@@ -146,5 +148,69 @@ describe("failedRecordMessage (what the on-failure destination receives)", () =>
       "dead-letter-detail": 'function "consume" took longer than 50 ms',
       "dead-letter-value": expect.stringMatching(/^omitted/),
     });
+  });
+});
+
+describe("settleBatch: record age and partial batch responses", () => {
+  it("gives up on records older than maximumRecordAgeInSeconds without invoking them, and invokes the rest", async () => {
+    const { steps, delivered, givenUp } = harness();
+    const now = 1700000000000 + 120_000;
+    const old = part(0, 2);
+    const fresh = { ...part(0, 2), messages: part(0, 4).messages.slice(2).map((m) => ({ ...m, timestamp: String(now - 1_000) })) };
+    const parts = [{ ...old, messages: [...old.messages, ...fresh.messages] }];
+    expect(await settleBatch(parts, settings({ maximumRecordAgeInSeconds: 60 }), { ...steps, now: () => now })).toBe(true);
+    expect(givenUp).toEqual([{ records: ["0@0", "0@1"], attempts: 0 }]);
+    expect(delivered).toEqual(["0@2", "0@3"]);
+  });
+
+  it("retries only the records the function names in batchItemFailures", async () => {
+    const invocations: string[][] = [];
+    const parts = [part(0, 3), part(1, 3)];
+    const steps = {
+      invoke: async (batch: BatchPart[]) => {
+        invocations.push(values(batch));
+        return invocations.length === 1
+          ? { batchItemFailures: [{ itemIdentifier: { partition: "t-0", offset: 1 } }, { itemIdentifier: { partition: "t-1", offset: 2 } }] }
+          : { batchItemFailures: [] };
+      },
+      afterFailure: async () => "failure" as const,
+      giveUp: async () => true,
+    };
+    expect(await settleBatch(parts, settings({ reportBatchItemFailures: true }), steps)).toBe(true);
+    expect(invocations).toEqual([values(parts), ["0@1", "1@2"]]);
+  });
+
+  it("retries the whole batch when an identifier is malformed, and ignores batchItemFailures unless ReportBatchItemFailures is on", async () => {
+    const invocations: string[][] = [];
+    const answers: unknown[] = [{ batchItemFailures: [{ itemIdentifier: { partition: "t-0", offset: "1" } }] }, undefined];
+    const steps = {
+      invoke: async (batch: BatchPart[]) => {
+        invocations.push(values(batch));
+        return answers[invocations.length - 1];
+      },
+      afterFailure: async () => "failure" as const,
+      giveUp: async () => true,
+    };
+    const parts = [part(0, 3)];
+    expect(await settleBatch(parts, settings({ reportBatchItemFailures: true }), steps)).toBe(true);
+    expect(invocations).toEqual([values(parts), values(parts)]);
+    invocations.length = 0;
+    answers[0] = { batchItemFailures: [{ itemIdentifier: { partition: "t-0", offset: 1 } }] };
+    expect(await settleBatch(parts, settings({}), steps)).toBe(true);
+    expect(invocations).toEqual([values(parts)]);
+  });
+
+  it("gives up on the named records after their retries", async () => {
+    const givenUp: string[][] = [];
+    const steps = {
+      invoke: async () => ({ batchItemFailures: [{ itemIdentifier: { partition: "t-0", offset: 2 } }] }),
+      afterFailure: async () => "failure" as const,
+      giveUp: async (batch: BatchPart[]) => {
+        givenUp.push(values(batch));
+        return true;
+      },
+    };
+    expect(await settleBatch([part(0, 3)], settings({ reportBatchItemFailures: true, maximumRetryAttempts: 1 }), steps)).toBe(true);
+    expect(givenUp).toEqual([["0@2"]]);
   });
 });

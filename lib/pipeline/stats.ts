@@ -1,0 +1,223 @@
+import { sql } from "drizzle-orm";
+import { z } from "zod";
+import { config } from "../config.js";
+import { type Database, getDb } from "../db/client.js";
+import { checkHealth, DependencyHealth, HEALTH_CHECK_TIMEOUT_MS } from "../health.js";
+import { consumerGroupLag, consumerGroupState } from "../kafka/lag.js";
+import { logger } from "../logger.js";
+
+const log = logger.child({ component: "pipeline-stats" });
+
+/** Seconds of per-second rates GET /pipeline/stats returns (the dashboard's throughput chart). */
+export const RATE_WINDOW_SECONDS = 60;
+/** The "now" rates average the last this many complete seconds. */
+export const RATE_AVERAGE_SECONDS = 10;
+/**
+ * stored/s reads rows received at most this long before the window (index on received_at), so a row stored
+ * more than 15 minutes after the API accepted it (a long backlog) is not counted in stored/s; the lag shows it.
+ */
+const STORE_DELAY_BOUND = "15 minutes";
+/** Dead letters listed one by one (newest first); their detail is cut to this many characters. */
+export const RECENT_DEAD_LETTERS = 10;
+const DETAIL_CHARS = 300;
+
+const Count = z.int().min(0);
+
+export const ConsumerHealth = DependencyHealth.extend({
+  groupId: z.string(),
+  state: z.string().meta({ description: "Kafka's group state: Stable, PreparingRebalance, CompletingRebalance, Empty, Dead." }),
+  members: Count.meta({ description: "Consumers in the group (the local trigger's pollers, workers, Lambda's pollers)." }),
+}).meta({
+  description: '"up" while the consumer group has members; "down" when it has none (nothing consumes) or Kafka does not answer.',
+});
+export type ConsumerHealth = z.infer<typeof ConsumerHealth>;
+
+export const Throughput = z
+  .strictObject({
+    windowSeconds: z.int(),
+    acceptedPerSecond: z
+      .number()
+      .min(0)
+      .meta({ description: `Average over the last ${RATE_AVERAGE_SECONDS} complete seconds.` }),
+    storedPerSecond: z
+      .number()
+      .min(0)
+      .meta({ description: `Average over the last ${RATE_AVERAGE_SECONDS} complete seconds.` }),
+    series: z
+      .array(z.strictObject({ at: z.iso.datetime(), accepted: Count, stored: Count }))
+      .meta({ description: "One entry per second, oldest first, ending at the last complete second (the database's clock)." }),
+  })
+  .meta({
+    description:
+      "From the database: accepted counts stored transactions (status Completed) by the second the API accepted them " +
+      "(received_at), stored by the second the consumer committed them (persisted_at). Seeded rows are not counted.",
+  });
+
+export const PartitionLagSchema = z.strictObject({
+  partition: Count,
+  highWatermark: Count,
+  committedOffset: Count.nullable().meta({ description: "null before the group's first commit on the partition." }),
+  lag: Count,
+});
+
+export const ConsumerLagSchema = z.strictObject({
+  topic: z.string(),
+  groupId: z.string(),
+  total: Count,
+  partitions: z.array(PartitionLagSchema),
+});
+
+export const DeadLetterSummary = z
+  .strictObject({
+    total: Count,
+    byReason: z.array(z.strictObject({ reason: z.string(), count: Count, lastAt: z.iso.datetime() })),
+    recent: z
+      .array(
+        z.strictObject({
+          id: Count,
+          reason: z.string(),
+          detail: z.string().meta({ description: `Cut to ${DETAIL_CHARS} characters.` }),
+          partition: Count,
+          offset: Count,
+          createdAt: z.iso.datetime(),
+        }),
+      )
+      .meta({ description: `The newest ${RECENT_DEAD_LETTERS}.` }),
+  })
+  .meta({ description: "Dead letters of the transactions topic recorded in the dead_letters table." });
+
+export const PipelineStats = z.strictObject({
+  at: z.iso.datetime(),
+  topic: z.string(),
+  health: z.strictObject({ kafka: DependencyHealth, database: DependencyHealth, consumer: ConsumerHealth }),
+  throughput: Throughput.nullable().meta({ description: "null while the database does not answer." }),
+  lag: ConsumerLagSchema.nullable().meta({ description: "null while Kafka does not answer." }),
+  deadLetters: DeadLetterSummary.nullable().meta({ description: "null while the database does not answer." }),
+});
+export type PipelineStats = z.infer<typeof PipelineStats>;
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+/** accepted/s and stored/s per second over the last `windowSeconds` complete seconds. */
+export async function readThroughput(
+  db: Database = getDb(),
+  windowSeconds = RATE_WINDOW_SECONDS,
+): Promise<z.infer<typeof Throughput>> {
+  const {
+    rows: [bounds],
+  } = await db.execute<{ upto: string }>(sql`select extract(epoch from date_trunc('second', now()))::bigint::text as upto`);
+  const upto = Number(bounds?.upto);
+  const from = upto - windowSeconds;
+  // Both ranges use the (status, received_at) index; stored/s reads rows received up to STORE_DELAY_BOUND earlier.
+  const { rows } = await db.execute<{ series: "accepted" | "stored"; second: string; count: number }>(sql`
+    select 'accepted' as series, floor(extract(epoch from received_at))::bigint::text as second, count(*)::int as count
+      from transactions
+     where status = 'Completed' and received_at >= to_timestamp(${from}) and received_at < to_timestamp(${upto})
+     group by 2
+    union all
+    select 'stored', floor(extract(epoch from persisted_at))::bigint::text, count(*)::int
+      from transactions
+     where status = 'Completed'
+       and received_at >= to_timestamp(${from}) - interval '${sql.raw(STORE_DELAY_BOUND)}'
+       and persisted_at >= to_timestamp(${from}) and persisted_at < to_timestamp(${upto})
+     group by 2`);
+  const series = Array.from({ length: windowSeconds }, (_, index) => ({
+    at: new Date((from + index) * 1000).toISOString(),
+    accepted: 0,
+    stored: 0,
+  }));
+  for (const row of rows) {
+    const entry = series[Number(row.second) - from];
+    if (entry) entry[row.series] = row.count;
+  }
+  const recent = series.slice(-RATE_AVERAGE_SECONDS);
+  const average = (key: "accepted" | "stored") =>
+    Math.round((recent.reduce((sum, entry) => sum + entry[key], 0) / recent.length) * 10) / 10;
+  return { windowSeconds, acceptedPerSecond: average("accepted"), storedPerSecond: average("stored"), series };
+}
+
+/** Dead letters of `topic`: counts by reason and the newest few. */
+export async function readDeadLetters(
+  db: Database = getDb(),
+  topic = config.TRANSACTIONS_TOPIC,
+): Promise<z.infer<typeof DeadLetterSummary>> {
+  const [byReason, recent] = await Promise.all([
+    db.execute<{ reason: string; count: number; last_at: string }>(sql`
+      select reason, count(*)::int as count, max(created_at) as last_at
+        from dead_letters where topic = ${topic}
+       group by reason order by count(*) desc, reason`),
+    db.execute<{ id: string; reason: string; detail: string; partition: number; offset: string; created_at: string }>(sql`
+      select id::text, reason, left(detail, ${DETAIL_CHARS}) as detail, partition, "offset"::text, created_at
+        from dead_letters where topic = ${topic}
+       order by id desc limit ${RECENT_DEAD_LETTERS}`),
+  ]);
+  return {
+    total: byReason.rows.reduce((sum, row) => sum + row.count, 0),
+    byReason: byReason.rows.map((row) => ({ reason: row.reason, count: row.count, lastAt: iso(row.last_at) })),
+    recent: recent.rows.map((row) => ({
+      id: Number(row.id),
+      reason: row.reason,
+      detail: row.detail,
+      partition: row.partition,
+      offset: Number(row.offset),
+      createdAt: iso(row.created_at),
+    })),
+  };
+}
+
+/** The consumer group as a dependency: up while it has members. */
+export async function checkConsumer(
+  groupId = config.CONSUMER_GROUP_ID,
+  timeoutMs = HEALTH_CHECK_TIMEOUT_MS,
+): Promise<ConsumerHealth> {
+  const started = performance.now();
+  const latencyMs = () => Math.round(performance.now() - started);
+  try {
+    const { state, members } = await consumerGroupState(groupId, timeoutMs);
+    const up = members > 0;
+    return {
+      status: up ? "up" : "down",
+      latencyMs: latencyMs(),
+      groupId,
+      state,
+      members,
+      ...(up ? {} : { error: "no consumer in the group" }),
+    };
+  } catch (error) {
+    log.warn({ err: error, groupId }, "consumer group look-up failed");
+    return { status: "down", latencyMs: latencyMs(), groupId, state: "Unknown", members: 0, error: "Kafka did not answer" };
+  }
+}
+
+async function orNull<T>(what: string, read: () => Promise<T>): Promise<T | null> {
+  try {
+    return await read();
+  } catch (error) {
+    log.warn({ err: error }, `${what} not available`);
+    return null;
+  }
+}
+
+/**
+ * What the dashboard shows of the pipeline, read in parallel, each part bounded: the health of Kafka,
+ * PostgreSQL and the consumer group, accepted/s and stored/s, the lag per partition and the dead letters.
+ * A part whose dependency is down is null; the answer itself never fails for that.
+ */
+export async function pipelineStats(): Promise<PipelineStats> {
+  const topic = config.TRANSACTIONS_TOPIC;
+  const [health, consumer, throughput, lag, deadLetters] = await Promise.all([
+    checkHealth(),
+    checkConsumer(),
+    orNull("throughput", () => readThroughput()),
+    orNull("consumer lag", () => consumerGroupLag(topic, config.CONSUMER_GROUP_ID)),
+    orNull("dead letters", () => readDeadLetters()),
+  ]);
+  return {
+    at: new Date().toISOString(),
+    topic,
+    health: { ...health.checks, consumer },
+    throughput,
+    lag,
+    deadLetters,
+  };
+}

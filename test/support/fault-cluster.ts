@@ -1,0 +1,194 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Admin, Kafka, logLevel } from "kafkajs";
+import type pg from "pg";
+import { freePort, type NativeKafkaBroker, NativeKafkaCluster, waitFor } from "../../scripts/infra/index.js";
+import { simulate } from "../../scripts/simulate/run.js";
+import { REPO_ROOT } from "./fault-infra.js";
+import type { OfflineServer } from "./offline.js";
+
+/**
+ * Failure detection of the test clusters: a broker that stops heartbeating is fenced by the active controller
+ * after BROKER_SESSION_TIMEOUT_MS (Kafka's default: 9 s) and its partitions get new leaders from their ISR.
+ * Short, so a fault test measures failover in seconds; not so short that a busy 2-core machine fences a
+ * healthy broker.
+ */
+export const BROKER_SESSION_TIMEOUT_MS = 3_000;
+
+export interface FaultCluster {
+  cluster: NativeKafkaCluster;
+  brokers: string[];
+  destroy(): Promise<void>;
+}
+
+/** Three KRaft nodes of the test's own on free ports in a temp dir (jars from the shared cache), all running. */
+export async function startFaultCluster(nodes = 3): Promise<FaultCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "txlog-fault-cluster-"));
+  chmodSync(dir, 0o755);
+  const layout = [];
+  for (let nodeId = 1; nodeId <= nodes; nodeId += 1) {
+    layout.push({ nodeId, port: await freePort(), controllerPort: await freePort() });
+  }
+  const cluster = new NativeKafkaCluster({
+    dir,
+    cacheDir: resolve(REPO_ROOT, ".cache"),
+    nodes: layout,
+    partitions: 3,
+    heapMb: 256,
+    properties: {
+      "broker.session.timeout.ms": BROKER_SESSION_TIMEOUT_MS,
+      "broker.heartbeat.interval.ms": 500,
+      // A stopped or killed follower leaves the ISR when the controller fences it; this bounds a slow one.
+      "replica.lag.time.max.ms": 10_000,
+    },
+  });
+  await cluster.start();
+  return {
+    cluster,
+    brokers: cluster.brokers,
+    async destroy() {
+      for (const node of cluster.nodes) {
+        node.signal("SIGCONT");
+        node.kill();
+      }
+      await sleep(300);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface PartitionState {
+  partition: number;
+  leader: number;
+  isr: number[];
+}
+
+/**
+ * The partitions' leaders and ISRs as the cluster's metadata says, asked of the running nodes but `skip`
+ * (a SIGSTOPped broker keeps its connections open and answers nothing: KafkaJS would wait its request
+ * timeout), with short timeouts and no retries: a poll, not a client.
+ */
+export async function partitionStates(
+  cluster: NativeKafkaCluster,
+  topic: string,
+  skip?: NativeKafkaBroker,
+): Promise<PartitionState[]> {
+  const brokers = cluster.nodes.filter((node) => node !== skip && node.pid !== undefined).flatMap((node) => node.brokers);
+  const admin: Admin = new Kafka({
+    clientId: "txlog-tests-poll",
+    brokers,
+    connectionTimeout: 1_000,
+    requestTimeout: 2_000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return (topics[0]?.partitions ?? [])
+      .map(({ partitionId, leader, isr }) => ({ partition: partitionId, leader, isr: [...isr].sort() }))
+      .sort((a, b) => a.partition - b.partition);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Polls until every partition of `topic` satisfies `accept`; returns the ms waited. */
+export async function waitForPartitions(
+  cluster: NativeKafkaCluster,
+  topic: string,
+  what: string,
+  accept: (state: PartitionState) => boolean,
+  { skip, timeoutMs = 120_000 }: { skip?: NativeKafkaBroker; timeoutMs?: number } = {},
+): Promise<number> {
+  const started = performance.now();
+  let last: PartitionState[] = [];
+  await waitFor(
+    what,
+    async () => {
+      last = await partitionStates(cluster, topic, skip).catch(() => []);
+      return last.length > 0 && last.every(accept);
+    },
+    { timeoutMs, intervalMs: 100, onTimeout: () => JSON.stringify(last) },
+  );
+  return performance.now() - started;
+}
+
+/** The node leading `partition` of `topic`. */
+export async function leaderOf(cluster: NativeKafkaCluster, topic: string, partition: number): Promise<NativeKafkaBroker> {
+  const state = (await partitionStates(cluster, topic)).find((candidate) => candidate.partition === partition);
+  if (!state) throw new Error(`no partition ${partition} in ${topic}`);
+  return cluster.node(state.leader);
+}
+
+/** The paysim.csv at the repository's root (10,000 generated rows). */
+export const PAYSIM_CSV = join(REPO_ROOT, "paysim.csv");
+
+export interface SimulatedLoad {
+  /** Epoch ms of each rejected (non-202) answer, as simulate's progress reported them (to ~250 ms). */
+  rejectedAt: number[];
+  /** Epoch ms at which answers were accepted (one entry per progress tick that saw new 202s). */
+  acceptedAt: number[];
+  /** Stops after the chunk in flight; the accepted ids and rejections by status. */
+  stop(): Promise<{ accepted: string[]; rejected: Record<string, number>; requests: number }>;
+}
+
+/**
+ * `npm run simulate`'s own engine (scripts/simulate/run.ts) against `server`, one PaySim row per POST
+ * /transaction at `rate` tx/s, in chunks of `chunkRows` rows until stopped (each chunk reads the file from
+ * its top again: the same rows, new ids). Records when answers were accepted and rejected.
+ */
+export function simulateLoad(server: OfflineServer, { rate = 100, concurrency = 8, chunkRows = 200 } = {}): SimulatedLoad {
+  const rejectedAt: number[] = [];
+  const acceptedAt: number[] = [];
+  const accepted: string[] = [];
+  const rejected: Record<string, number> = {};
+  let requests = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      let seenAccepted = 0;
+      let seenRejected = 0;
+      const { report, acceptedRows } = await simulate({
+        url: server.baseUrl,
+        apiKey: server.apiKey,
+        file: PAYSIM_CSV,
+        rows: chunkRows,
+        concurrency,
+        rate,
+        bulk: 1,
+        requestTimeoutMs: 15_000,
+        keepAccepted: true,
+        onProgress: (progress) => {
+          const now = Date.now();
+          for (; seenRejected < progress.rejected; seenRejected += 1) rejectedAt.push(now);
+          if (progress.accepted > seenAccepted) acceptedAt.push(now);
+          seenAccepted = progress.accepted;
+        },
+      });
+      accepted.push(...acceptedRows.map((row) => row.id));
+      for (const [status, count] of Object.entries(report.rejected)) rejected[status] = (rejected[status] ?? 0) + count;
+      requests += report.requests;
+    }
+  })();
+  return {
+    rejectedAt,
+    acceptedAt,
+    async stop() {
+      running = false;
+      await loop;
+      return { accepted, rejected, requests };
+    },
+  };
+}
+
+/** Row counts by id of what the consumer stored from `topic` among rows the API received within [from, to]. */
+export async function storedCountsBetween(pool: pg.Pool, topic: string, from: Date, to: Date): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ id: string; n: number }>(
+    "select id::text, count(*)::int as n from transactions where kafka_topic = $1 and received_at between $2 and $3 group by id",
+    [topic, from, to],
+  );
+  return new Map(rows.map(({ id, n }) => [id, n]));
+}
