@@ -14,10 +14,16 @@ import type { Logger } from "pino";
  * only a batch holding records at or after the fetched offset counts (firstOffset not null), so a fetch that
  * returned nothing usable moves nothing. A refused commit (a rebalance) only leaves the marker to the next owner.
  */
-export function commitPastControlRecords(consumer: Consumer, log: Pick<Logger, "debug">): void {
+export function commitPastControlRecords(
+  consumer: Consumer,
+  log: Pick<Logger, "debug">,
+  /** False while records before the marker still wait uncommitted (held in a batching window): no commit then. */
+  settled: (topic: string, partition: number) => boolean = () => true,
+): void {
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     // KafkaJS's types say string; a fetch with no record at or after the fetched offset gives null.
     if (payload.batchSize !== 0 || (payload.firstOffset as string | null) === null) return;
+    if (!settled(payload.topic, payload.partition)) return;
     const offset = (BigInt(payload.lastOffset) + 1n).toString();
     consumer
       .commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }])

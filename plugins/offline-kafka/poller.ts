@@ -91,6 +91,8 @@ export class KafkaPoller {
   /** AT_TIMESTAMP: where partitions without a committed offset start, until their first batch. */
   private startOffsets = new Map<number, bigint>();
   private readonly detached = new Set<Promise<unknown>>();
+  /** Per "topic-partition": chunks whose eachBatch returned before their event settled (batching window). */
+  private readonly waiting = new Map<string, number>();
 
   constructor(options: PollerOptions) {
     this.definition = options.definition;
@@ -180,7 +182,8 @@ export class KafkaPoller {
       if (!payload.restart && this.consumer === consumer) this.restartLater(consumer);
     });
     // So a caught-up partition whose last write was a Kafka transaction reads lag 0, not 1.
-    commitPastControlRecords(consumer, this.log);
+    // Never past records still waiting in a batching window (their commit follows their event).
+    commitPastControlRecords(consumer, this.log, (topic, partition) => !this.waiting.has(`${topic}-${partition}`));
     await consumer.connect();
     if (startingPosition === "AT_TIMESTAMP") this.startOffsets = await this.offsetsAtTimestamp();
     // Like a new event source mapping: the position applies only while the group has no committed offset.
@@ -285,7 +288,17 @@ export class KafkaPoller {
             // A batching window is open with room for more of this partition: let KafkaJS fetch on (it does
             // only once this call returns) and commit when the event holding these records has succeeded.
             resolveOffset(through);
-            this.track(settled.then((delivered) => (delivered ? commit() : false)));
+            const key = `${batch.topic}-${batch.partition}`;
+            this.waiting.set(key, (this.waiting.get(key) ?? 0) + 1);
+            this.track(
+              settled
+                .then((delivered) => (delivered ? commit() : false))
+                .finally(() => {
+                  const left = (this.waiting.get(key) ?? 1) - 1;
+                  if (left > 0) this.waiting.set(key, left);
+                  else this.waiting.delete(key);
+                }),
+            );
             continue;
           }
           if (!(await settled)) return;

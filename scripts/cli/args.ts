@@ -50,7 +50,12 @@ function configure(command: AnyCommand, label: string): void {
     // commander's messages start with "error: "; ours name the script instead, and stay on one line
     // (commander puts "(Did you mean --rows?)" on a second).
     outputError: (message: string, write: (text: string) => void) =>
-      write(`${label}: ${message.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")}\n`),
+      write(
+        `${label}: ${message
+          .replace(/^error: /, "")
+          .trim()
+          .replace(/\s*\n\s*/g, " ")}\n`,
+      ),
   });
   for (const sub of command.commands) configure(sub, label);
 }

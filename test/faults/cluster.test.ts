@@ -15,8 +15,15 @@ import {
   storedCountsBetween,
   waitForPartitions,
 } from "../support/fault-cluster.js";
-import { committedThroughStored, eventually, spawnWorker, stopWorker, type WorkerProcess } from "../support/fault-infra.js";
-import { postMany } from "../support/fault-load.js";
+import {
+  committedThroughStored,
+  eventually,
+  spawnWorker,
+  stopWorker,
+  storedCounts,
+  type WorkerProcess,
+} from "../support/fault-infra.js";
+import { acceptedIds, postMany } from "../support/fault-load.js";
 import { recordFaultRow, tally } from "../support/fault-results.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -40,6 +47,9 @@ let fault: FaultCluster;
 let admin: Admin;
 let server: OfflineServer;
 let worker: WorkerProcess;
+let workerEnv: Record<string, string>;
+/** Every id answered 202 in this file, scenario after scenario. */
+const allAccepted: string[] = [];
 
 type Window = [from: number, to: number];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -54,10 +64,12 @@ beforeAll(async () => {
   expect(created).toEqual([topic, `${topic}.dead-letter`]);
   const env = { KAFKA_BROKERS: fault.brokers.join(","), TRANSACTIONS_TOPIC: topic, DEAD_LETTER_TOPIC: `${topic}.dead-letter` };
   server = await startOffline({ env: { ...env, OFFLINE_KAFKA_ENABLED: "false" } });
+  workerEnv = env;
   worker = spawnWorker({ topic, group, env });
   // The first transaction creates the transaction state log (3 copies): before any fault.
   const warmUp = await postMany(server, 20, 4);
   expect(warmUp.map((result) => result.status)).toEqual(Array(20).fill(202));
+  allAccepted.push(...acceptedIds(warmUp));
 }, 240_000);
 
 afterAll(async () => {
@@ -97,6 +109,7 @@ async function underLoad(scenario: string, inflict: (load: SimulatedLoad) => Pro
   const lastWindowEnd = Math.max(...outcome.windows.map(([, to]) => to));
   await sleep(Math.max(2_000, lastWindowEnd - Date.now() + 1_500));
   const { accepted, rejected, requests } = await load.stop();
+  allAccepted.push(...accepted);
   const to = new Date();
 
   await eventually(
@@ -230,8 +243,36 @@ describe("fault: a 3-broker cluster (replication 3, min.insync.replicas 2) under
         note: `each node: controlled shutdown, start, full ISR again in ${took.join(" / ")}`,
       };
     });
-    // The worker rode out every fault: SIGTERM finishes, commits, exits 0, and the group committed all it stored.
-    await eventually("offsets committed to the end", () => committedThroughStored(admin, pool, group, topic), Boolean, 60_000);
-    expect(await stopWorker(worker)).toBe(0);
   }, 300_000);
+
+  it("after the faults: the worker stops cleanly; a new one re-reads what was stored but not committed, stores nothing twice, commits to the end", async () => {
+    expect(await stopWorker(worker)).toBe(0);
+    // A moved group coordinator refuses commits (NOT_COORDINATOR) until the member rejoins: those records
+    // are stored and their offsets not committed, so the group's next member reads them again.
+    const next = spawnWorker({ topic, group, env: workerEnv });
+    try {
+      await eventually("offsets committed to the end", () => committedThroughStored(admin, pool, group, topic), Boolean, 90_000);
+      expect(await stopWorker(next)).toBe(0);
+    } finally {
+      next.kill("SIGKILL");
+    }
+    const inserted = next
+      .logs()
+      .filter((line) => line.msg === "batch persisted")
+      .reduce((sum, line) => sum + (line.inserted ?? 0), 0);
+    const { stored, lost, duplicated } = tally(allAccepted, await storedCounts(pool, topic));
+    recordFaultRow({
+      scenario: "3 brokers: all of the above, then the worker restarted",
+      accepted: allAccepted.length,
+      stored,
+      lost,
+      duplicated,
+      deadLettered: 0,
+      redelivered: worker.redelivered() + next.redelivered(),
+      recoverMs: null,
+      note: `the new worker re-read ${next.redelivered()} stored records whose commits the moved coordinator had refused, inserted ${inserted}; committed = stored`,
+    });
+    expect({ lost, duplicated, inserted }).toEqual({ lost: 0, duplicated: 0, inserted: 0 });
+    expect(stored).toBe(allAccepted.length);
+  }, 180_000);
 });

@@ -4,7 +4,7 @@ import type { Api, Summary } from "./api.js";
 import { ChartView } from "./charts.js";
 import { usePoll } from "./poll.js";
 
-const SUMMARY_INTERVAL_MS = 10_000;
+const SUMMARY_INTERVAL_MS = 5_000;
 const number = new Intl.NumberFormat("en-US");
 /** Exact decimal strings, grouped for reading; never parsed into floats. */
 const money = (amount: string) => {
@@ -12,7 +12,7 @@ const money = (amount: string) => {
   return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${cents}`;
 };
 
-/** Totals and the charts by type and by step (GET /reports/summary over every stored row), every 10 s. */
+/** Totals and the charts by type and by step (GET /reports/summary over every stored row), every 5 s. */
 export function SummaryPanels({ api, live }: { api: Api; live: boolean }) {
   const { data: summary, error } = usePoll(() => api.get<Summary>("/reports/summary"), SUMMARY_INTERVAL_MS, [api], live);
   const byType = useMemo(

@@ -1,0 +1,108 @@
+import pg from "pg";
+import { ensureTopics } from "../../lib/kafka/admin.js";
+import { groupName, type RunContext, topicName } from "../lib/context.js";
+import { prefillTopic } from "../lib/kafka.js";
+import { startWorker } from "../lib/pipeline.js";
+import { type ManagedProcess, waitUntil } from "../lib/processes.js";
+import { row } from "../lib/report.js";
+import { apiMessages } from "./drain.js";
+
+/** K: partitions of the scale-out topic (W = 1..3 workers split them 6, 3+3, 2+2+2). */
+export const SCALE_OUT_PARTITIONS = 6;
+export const SCALE_OUT_WORKERS = [1, 2, 3] as const;
+
+interface Drain {
+  workers: number;
+  rows: number;
+  rowsPerSec: number;
+  spanMs: number;
+  /** Rows stored per partition (kafka_partition): the workers split them evenly. */
+  partitionsStored: Record<number, number>;
+}
+
+/** The rate as the database saw it, first to last batch (persisted_at is a batch's start: the last batch is left out). */
+async function drained(client: pg.Client, topic: string, workers: number): Promise<Drain> {
+  const { rows } = await client.query<{ rows: number; span_ms: number; last_batch: number }>(
+    `select count(*)::int as rows,
+            coalesce(extract(epoch from max(persisted_at) - min(persisted_at)) * 1000, 0)::float8 as span_ms,
+            (select count(*)::int from transactions t2
+              where t2.kafka_topic = $1 and t2.persisted_at = (select max(persisted_at) from transactions where kafka_topic = $1)) as last_batch
+       from transactions where kafka_topic = $1`,
+    [topic],
+  );
+  const byPartition = await client.query<{ partition: number; n: number }>(
+    "select kafka_partition as partition, count(*)::int as n from transactions where kafka_topic = $1 group by 1 order by 1",
+    [topic],
+  );
+  const result = rows[0] ?? { rows: 0, span_ms: 0, last_batch: 0 };
+  return {
+    workers,
+    rows: result.rows,
+    spanMs: result.span_ms,
+    rowsPerSec: result.span_ms > 0 ? ((result.rows - result.last_batch) / result.span_ms) * 1000 : Number.NaN,
+    partitionsStored: Object.fromEntries(byPartition.rows.map(({ partition, n }) => [partition, n])),
+  };
+}
+
+/**
+ * Stage 8, scale-out: one topic of K = 6 partitions pre-filled once, then drained by W = 1, 2, 3 workers
+ * (`npm run worker`, one consumer group per W, the table emptied before each), the rate per W from the
+ * database. On 2 cores the workers share the CPU with PostgreSQL and the broker: read the ratio, not a promise.
+ */
+export async function scaleOut(context: RunContext): Promise<void> {
+  const { sizes, log } = context;
+  const rows = Math.max(2_000, Math.round(sizes.drainRows / 2));
+  const topic = topicName(context, "scale-out");
+  const client = new pg.Client({ connectionString: context.databaseUrl });
+  await client.connect();
+  const results: Drain[] = [];
+  try {
+    await ensureTopics([topic, `${topic}.dead-letter`], { partitions: SCALE_OUT_PARTITIONS });
+    context.topics.push(`${topic}.dead-letter`);
+    log.info({ stage: "8", topic, rows, partitions: SCALE_OUT_PARTITIONS }, "pre-filling the scale-out topic");
+    await prefillTopic(topic, apiMessages(context.bodies, rows));
+
+    for (const workers of SCALE_OUT_WORKERS) {
+      await client.query("truncate transactions, dead_letters");
+      const group = groupName(context, `scale-out-${workers}`);
+      log.info({ stage: "8", workers, group }, "draining");
+      const started: ManagedProcess[] = Array.from({ length: workers }, (_, i) =>
+        startWorker(context, `worker-scale-${workers}-${i + 1}`, topic, group),
+      );
+      try {
+        await waitUntil(
+          `${workers} worker(s) drain ${rows} rows`,
+          async () => {
+            const { rows: counted } = await client.query<{ n: number }>("select count(*)::int as n from transactions");
+            return (counted[0]?.n ?? 0) >= rows;
+          },
+          { timeoutMs: 60_000 + rows, intervalMs: 100, process: started[0] },
+        );
+      } finally {
+        await Promise.all(started.map((worker) => worker.stop()));
+      }
+      const result = await drained(client, topic, workers);
+      log.info({ stage: "8", ...result }, "drained");
+      results.push(result);
+    }
+  } finally {
+    await client.end();
+  }
+
+  const single = results[0]?.rowsPerSec;
+  context.details.scaleOut = { topic, rows, partitions: SCALE_OUT_PARTITIONS, results };
+  for (const result of results) {
+    context.rows.push(
+      row(
+        "8 scale-out",
+        `rows/s drained, ${result.workers} worker${result.workers === 1 ? "" : "s"}, ${SCALE_OUT_PARTITIONS} partitions (${rows.toLocaleString("en-US")} rows)`,
+        result.rowsPerSec,
+        "rows/s",
+        {
+          reference: result.workers === 1 ? undefined : single,
+          note: "reference: 1 worker in the same run (ratio = speed-up)",
+        },
+      ),
+    );
+  }
+}
