@@ -3,7 +3,7 @@
  * and database, each figure next to a reference measured in the same run. Prints one table and writes
  * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
  *
- *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,5] [--profile] [--keep] [--data path/to/paysim.csv]
+ *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,8,5] [--profile] [--keep] [--data path/to/paysim.csv]
  *                    [--drain-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
  *                    [--worker-args="--window 0 --batch-size 2000"]
  */
@@ -30,8 +30,9 @@ import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
 import { apiBulk, apiSingle, httpCeiling } from "./stages/http.js";
 import { produceCost } from "./stages/produce.js";
+import { scaleOut } from "./stages/scale-out.js";
 
-const STAGES = ["1", "2", "3", "7", "4", "5"];
+const STAGES = ["1", "2", "3", "7", "4", "8", "5"];
 
 function stageList(text: string): string {
   const unknown = text
@@ -46,7 +47,7 @@ function stageList(text: string): string {
 const command = parseOrExit(
   cliCommand(
     "npm run bench --",
-    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in its own database (txlog_bench) and bench.* topics, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain, 5 end to end.",
+    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in its own database (txlog_bench) and bench.* topics, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain, 8 scale-out (1..3 workers over 6 partitions), 5 end to end.",
   )
     .option("--smoke", "tiny sizes (CI): every stage end to end, in about 30 s", false)
     .option("--stages <list>", "stages to run, comma-separated", stageList, STAGES.join(","))
@@ -138,6 +139,8 @@ async function main(): Promise<number> {
   // The producer alone, transactional vs idempotent: what the API's Kafka transactions cost.
   if (stages.has("7")) await attempt("7", () => produceCost(context));
   if (stages.has("4")) await attempt("4", () => workerDrain(context));
+  // W = 1..3 workers in one group over 6 partitions: the drain rate per worker count.
+  if (stages.has("8")) await attempt("8", () => scaleOut(context));
   if (stages.has("5")) await attempt("5", () => endToEnd(context));
 
   // Steady state only: each process stops right after its measured load (the drain worker: all of it).

@@ -60,14 +60,14 @@ function createMetrics(): TxlogMetrics {
     }),
     produceDuration: new Histogram({
       name: "txlog_produce_duration_seconds",
-      help: "From a produce call (one HTTP request's messages) to its outcome: committed (the Kafka transaction holding it committed), failed (refused or timed out: 503), refused (queue full: 503 at once).",
+      help: "From a produce call (one HTTP request's messages, or one dead letter) to its outcome: acked (acks=all: the idempotent send of a single message acknowledged, or the Kafka transaction holding several committed), failed (refused or timed out: 503), refused (queue full: 503 at once).",
       labelNames: ["outcome"],
       buckets: PRODUCE_BUCKETS,
       registers: [registry],
     }),
     producedMessages: new Counter({
       name: "txlog_produced_messages_total",
-      help: "Messages of produce calls, by outcome (committed, failed, refused).",
+      help: "Messages of produce calls, by outcome (acked, failed, refused).",
       labelNames: ["outcome"],
       registers: [registry],
     }),
@@ -139,7 +139,7 @@ export function observeHandler(handler: string, startedMs: number): void {
 }
 
 /** Records a produce call of `count` messages since `startedMs` (performance.now()) and its outcome. */
-export function observeProduce(outcome: "committed" | "failed" | "refused", count: number, startedMs: number): void {
+export function observeProduce(outcome: "acked" | "failed" | "refused", count: number, startedMs: number): void {
   const current = metrics();
   current.produceDuration.observe({ outcome }, (performance.now() - startedMs) / 1000);
   current.producedMessages.inc({ outcome }, count);

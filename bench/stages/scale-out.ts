@@ -1,5 +1,7 @@
+import { AssignerProtocol } from "kafkajs";
 import pg from "pg";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { kafka } from "../../lib/kafka/client.js";
 import { groupName, type RunContext, topicName } from "../lib/context.js";
 import { prefillTopic } from "../lib/kafka.js";
 import { startWorker } from "../lib/pipeline.js";
@@ -44,32 +46,60 @@ async function drained(client: pg.Client, topic: string, workers: number): Promi
   };
 }
 
+/** True once `group` is Stable with `members` members that together own all K partitions of `topic`. */
+async function splitAmong(group: string, topic: string, members: number): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [description] = (await admin.describeGroups([group])).groups;
+    if (description?.state !== "Stable" || description.members.length !== members) return false;
+    const owned = description.members.reduce(
+      (sum, member) => sum + (AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment[topic]?.length ?? 0),
+      0,
+    );
+    return owned === SCALE_OUT_PARTITIONS;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /**
- * Stage 8, scale-out: one topic of K = 6 partitions pre-filled once, then drained by W = 1, 2, 3 workers
- * (`npm run worker`, one consumer group per W, the table emptied before each), the rate per W from the
- * database. On 2 cores the workers share the CPU with PostgreSQL and the broker: read the ratio, not a promise.
+ * Stage 8, scale-out: W = 1, 2, 3 workers (`npm run worker`, one consumer group each) over a topic of K = 6
+ * partitions. For each W: an empty topic, the W workers joined and the partitions split among them, then the
+ * topic filled (as fast as the broker takes it) and drained into an emptied table; the rate per W from the
+ * database, first to last batch. On 2 cores the workers share the CPU with PostgreSQL and the broker: read
+ * the ratio, not a promise.
  */
 export async function scaleOut(context: RunContext): Promise<void> {
   const { sizes, log } = context;
   const rows = Math.max(2_000, Math.round(sizes.drainRows / 2));
-  const topic = topicName(context, "scale-out");
+  const messages = apiMessages(context.bodies, rows);
   const client = new pg.Client({ connectionString: context.databaseUrl });
   await client.connect();
   const results: Drain[] = [];
   try {
-    await ensureTopics([topic, `${topic}.dead-letter`], { partitions: SCALE_OUT_PARTITIONS });
-    context.topics.push(`${topic}.dead-letter`);
-    log.info({ stage: "8", topic, rows, partitions: SCALE_OUT_PARTITIONS }, "pre-filling the scale-out topic");
-    await prefillTopic(topic, apiMessages(context.bodies, rows));
-
     for (const workers of SCALE_OUT_WORKERS) {
+      const topic = topicName(context, `scale-out-${workers}`);
+      await ensureTopics([topic, `${topic}.dead-letter`], { partitions: SCALE_OUT_PARTITIONS });
+      context.topics.push(`${topic}.dead-letter`);
       await client.query("truncate transactions, dead_letters");
       const group = groupName(context, `scale-out-${workers}`);
-      log.info({ stage: "8", workers, group }, "draining");
+      log.info({ stage: "8", workers, group, topic, rows, partitions: SCALE_OUT_PARTITIONS }, "starting the workers");
       const started: ManagedProcess[] = Array.from({ length: workers }, (_, i) =>
         startWorker(context, `worker-scale-${workers}-${i + 1}`, topic, group),
       );
       try {
+        await waitUntil(
+          `${workers} worker(s) sharing ${SCALE_OUT_PARTITIONS} partitions`,
+          () => splitAmong(group, topic, workers),
+          {
+            timeoutMs: 60_000,
+            intervalMs: 200,
+            process: started[0],
+          },
+        );
+        log.info({ stage: "8", workers }, "partitions split; filling the topic");
+        await prefillTopic(topic, messages);
         await waitUntil(
           `${workers} worker(s) drain ${rows} rows`,
           async () => {
@@ -90,7 +120,7 @@ export async function scaleOut(context: RunContext): Promise<void> {
   }
 
   const single = results[0]?.rowsPerSec;
-  context.details.scaleOut = { topic, rows, partitions: SCALE_OUT_PARTITIONS, results };
+  context.details.scaleOut = { rows, partitions: SCALE_OUT_PARTITIONS, results };
   for (const result of results) {
     context.rows.push(
       row(

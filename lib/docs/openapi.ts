@@ -460,7 +460,7 @@ documentedRoutes.push(
     description:
       "Kafka, PostgreSQL and the consumer group's health; accepted/s and stored/s per second over the last minute " +
       "(from the database); the consumer group's lag per partition (high watermark - committed offset); dead letters " +
-      "of the transactions topic by reason. Each part is bounded (2 s); a part whose dependency is down is null.",
+      "of the transactions topic by reason. Each part is bounded (2 to 3 s); a part whose dependency is down is null.",
     responses: {
       200: { description: "The pipeline now.", ...json(PipelineStatsRef, pipelineStatsExample) },
       403: missingApiKey,

@@ -472,7 +472,7 @@ export async function produce(topic: string, messages: Message[]): Promise<void>
   const started = performance.now();
   try {
     await (messages.length === 1 ? singleMessageProducer : processProducer).produce(topic, messages);
-    observeProduce("committed", messages.length, started);
+    observeProduce("acked", messages.length, started);
   } catch (error) {
     observeProduce(error instanceof ProduceQueueFullError ? "refused" : "failed", messages.length, started);
     throw error;

@@ -5,6 +5,7 @@ import { type Database, getDb } from "../db/client.js";
 import { checkHealth, DependencyHealth, HEALTH_CHECK_TIMEOUT_MS } from "../health.js";
 import { consumerGroupLag, consumerGroupState } from "../kafka/lag.js";
 import { logger } from "../logger.js";
+import { withTimeout } from "../timeout.js";
 
 const log = logger.child({ component: "pipeline-stats" });
 
@@ -189,9 +190,12 @@ export async function checkConsumer(
   }
 }
 
+/** How long each database or Kafka read of the stats may take; past it that part is null. */
+export const STATS_PART_TIMEOUT_MS = 3_000;
+
 async function orNull<T>(what: string, read: () => Promise<T>): Promise<T | null> {
   try {
-    return await read();
+    return await withTimeout(read(), STATS_PART_TIMEOUT_MS, `reading the ${what}`);
   } catch (error) {
     log.warn({ err: error }, `${what} not available`);
     return null;

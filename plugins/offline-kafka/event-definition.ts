@@ -151,7 +151,10 @@ function arnString(value: unknown): string | undefined {
   return typeof value === "string" && value.startsWith("arn:") ? value : undefined;
 }
 
-function startingPositionOf(where: string, spec: Record<string, unknown>): Pick<KafkaEventDefinition, "startingPosition" | "startingPositionTimestamp"> {
+function startingPositionOf(
+  where: string,
+  spec: Record<string, unknown>,
+): Pick<KafkaEventDefinition, "startingPosition" | "startingPositionTimestamp"> {
   const startingPosition = spec.startingPosition ?? "TRIM_HORIZON";
   if (startingPosition !== "TRIM_HORIZON" && startingPosition !== "LATEST" && startingPosition !== "AT_TIMESTAMP") {
     fail(where, `startingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP (got ${JSON.stringify(startingPosition)})`);
@@ -181,7 +184,10 @@ function filtersOf(where: string, value: unknown): { filterPatterns: unknown[]; 
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_FILTERS)
     fail(where, `filterPatterns must be a list of 1 to ${MAX_FILTERS} patterns (got ${JSON.stringify(value)})`);
   try {
-    return { filterPatterns: value, filters: value.map((pattern, index) => compileFilterPattern(`filterPatterns[${index}]`, pattern)) };
+    return {
+      filterPatterns: value,
+      filters: value.map((pattern, index) => compileFilterPattern(`filterPatterns[${index}]`, pattern)),
+    };
   } catch (error) {
     if (error instanceof FilterPatternError) fail(where, error.message);
     throw error;
@@ -191,10 +197,12 @@ function filtersOf(where: string, value: unknown): { filterPatterns: unknown[]; 
 /** provisionedPollerConfig (AWS only): checked as Lambda would; locally one poller runs per event. */
 function checkPollerConfig(where: string, value: unknown): void {
   if (value === undefined || value === null) return;
-  if (typeof value !== "object" || Array.isArray(value)) fail(where, "provisionedPollerConfig must be { minimumPollers, maximumPollers }");
+  if (typeof value !== "object" || Array.isArray(value))
+    fail(where, "provisionedPollerConfig must be { minimumPollers, maximumPollers }");
   const config = value as Record<string, unknown>;
   const unknown = Object.keys(config).filter((key) => key !== "minimumPollers" && key !== "maximumPollers");
-  if (unknown.length) fail(where, `provisionedPollerConfig: unknown option ${unknown.join(", ")} (known: minimumPollers, maximumPollers)`);
+  if (unknown.length)
+    fail(where, `provisionedPollerConfig: unknown option ${unknown.join(", ")} (known: minimumPollers, maximumPollers)`);
   const min = integerIn(where, "provisionedPollerConfig.minimumPollers", config.minimumPollers, 1, 1, 200);
   const max = integerIn(where, "provisionedPollerConfig.maximumPollers", config.maximumPollers, 200, 1, 2000);
   if (min > max) fail(where, `provisionedPollerConfig.minimumPollers (${min}) exceeds maximumPollers (${max})`);
@@ -212,7 +220,10 @@ function normalise(
   const known: readonly string[] = KNOWN_OPTIONS[eventType];
   const unknown = Object.keys(spec).filter((key) => spec[key] !== undefined && !known.includes(key));
   if (unknown.length)
-    fail(where, `unknown or unsupported option${unknown.length > 1 ? "s" : ""} ${unknown.map((key) => `"${key}"`).join(", ")} (known: ${known.join(", ")})`);
+    fail(
+      where,
+      `unknown or unsupported option${unknown.length > 1 ? "s" : ""} ${unknown.map((key) => `"${key}"`).join(", ")} (known: ${known.join(", ")})`,
+    );
   if (typeof spec.topic !== "string" || spec.topic.trim() === "") fail(where, "topic is required");
   const batchSize = integerIn(where, "batchSize", spec.batchSize, DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
   const windowSeconds = numberIn(
@@ -240,7 +251,10 @@ function normalise(
     MAX_RECORD_AGE_SECONDS,
   );
   if (maximumRecordAgeInSeconds !== -1 && maximumRecordAgeInSeconds < MIN_RECORD_AGE_SECONDS)
-    fail(where, `maximumRecordAgeInSeconds must be -1 or ${MIN_RECORD_AGE_SECONDS} to ${MAX_RECORD_AGE_SECONDS} (got ${maximumRecordAgeInSeconds})`);
+    fail(
+      where,
+      `maximumRecordAgeInSeconds must be -1 or ${MIN_RECORD_AGE_SECONDS} to ${MAX_RECORD_AGE_SECONDS} (got ${maximumRecordAgeInSeconds})`,
+    );
   checkPollerConfig(where, spec.provisionedPollerConfig);
 
   return {
@@ -321,7 +335,9 @@ export function definitionFromOptions({
 }: KafkaTriggerOptions): KafkaEventDefinition {
   const where = `function "${functionKey}", options`;
   const destination = onFailureDestination === "none" || onFailureDestination === "" ? undefined : onFailureDestination;
-  const responseTypes = booleanOf(where, "reportBatchItemFailures", reportBatchItemFailures, false) ? [REPORT_BATCH_ITEM_FAILURES] : undefined;
+  const responseTypes = booleanOf(where, "reportBatchItemFailures", reportBatchItemFailures, false)
+    ? [REPORT_BATCH_ITEM_FAILURES]
+    : undefined;
   const options: Record<string, unknown> = {
     ...spec,
     startingPosition: startingPosition?.toUpperCase().replaceAll("-", "_"),

@@ -20,7 +20,11 @@ import type { KafkaEventDefinition } from "./event-definition.js";
  */
 export type FailureSettings = Pick<
   KafkaEventDefinition,
-  "maximumRetryAttempts" | "bisectBatchOnFunctionError" | "onFailureTopic" | "maximumRecordAgeInSeconds" | "reportBatchItemFailures"
+  | "maximumRetryAttempts"
+  | "bisectBatchOnFunctionError"
+  | "onFailureTopic"
+  | "maximumRecordAgeInSeconds"
+  | "reportBatchItemFailures"
 >;
 
 export const DEFAULT_FAILURE_SETTINGS: FailureSettings = {
@@ -50,7 +54,10 @@ export class MalformedBatchItemFailuresError extends Error {
 }
 
 /** The retries that apply: -1 (forever), or a count. */
-export function effectiveRetryAttempts({ maximumRetryAttempts, onFailureTopic }: Pick<FailureSettings, "maximumRetryAttempts" | "onFailureTopic">): number {
+export function effectiveRetryAttempts({
+  maximumRetryAttempts,
+  onFailureTopic,
+}: Pick<FailureSettings, "maximumRetryAttempts" | "onFailureTopic">): number {
   return maximumRetryAttempts === -1 && onFailureTopic !== undefined ? RETRIES_WITH_DESTINATION : maximumRetryAttempts;
 }
 
@@ -89,7 +96,10 @@ export function bisect(parts: BatchPart[]): [BatchPart[], BatchPart[]] {
 }
 
 /** Splits the records by `keep`, keeping partition groups and order; parts left empty are dropped. */
-function partition(parts: BatchPart[], keep: (part: BatchPart, message: BatchPart["messages"][number]) => boolean): [BatchPart[], BatchPart[]] {
+function partition(
+  parts: BatchPart[],
+  keep: (part: BatchPart, message: BatchPart["messages"][number]) => boolean,
+): [BatchPart[], BatchPart[]] {
   const kept: BatchPart[] = [];
   const rest: BatchPart[] = [];
   for (const part of parts) {
@@ -113,9 +123,13 @@ export function failedItems(parts: BatchPart[], result: unknown): BatchPart[] | 
   if (!Array.isArray(failures)) throw new MalformedBatchItemFailuresError("batchItemFailures is not a list");
   if (failures.length === 0) return undefined;
   const named = new Set<string>();
-  const present = new Set(parts.flatMap((part) => part.messages.map((message) => `${part.topic}-${part.partition}@${message.offset}`)));
+  const present = new Set(
+    parts.flatMap((part) => part.messages.map((message) => `${part.topic}-${part.partition}@${message.offset}`)),
+  );
   for (const failure of failures) {
-    const identifier = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier as { partition?: unknown; offset?: unknown } | undefined;
+    const identifier = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier as
+      | { partition?: unknown; offset?: unknown }
+      | undefined;
     const { partition: name, offset } = identifier ?? {};
     const key = `${String(name)}@${String(offset)}`;
     if (typeof name !== "string" || typeof offset !== "number" || !Number.isSafeInteger(offset) || !present.has(key))
@@ -138,7 +152,9 @@ export async function settleBatch(parts: BatchPart[], settings: FailureSettings,
       const oldest = now() - settings.maximumRecordAgeInSeconds * 1000;
       const [expired, fresh] = partition(current, (_, message) => Number(message.timestamp) < oldest);
       if (expired.length > 0) {
-        const error = new RecordAgeExceededError(`older than maximumRecordAgeInSeconds (${settings.maximumRecordAgeInSeconds} s)`);
+        const error = new RecordAgeExceededError(
+          `older than maximumRecordAgeInSeconds (${settings.maximumRecordAgeInSeconds} s)`,
+        );
         if (!(await steps.giveUp(expired, error, attempt - 1))) return false;
         current = fresh;
         if (current.length === 0) return true;
@@ -151,7 +167,9 @@ export async function settleBatch(parts: BatchPart[], settings: FailureSettings,
       const named = settings.reportBatchItemFailures ? failedItems(current, result) : undefined;
       if (!named) return true;
       failed = named;
-      failure = new BatchItemFailuresError(`the function reported ${recordCount(named)} of ${recordCount(current)} records failed`);
+      failure = new BatchItemFailuresError(
+        `the function reported ${recordCount(named)} of ${recordCount(current)} records failed`,
+      );
     } catch (error) {
       failure = error;
     }

@@ -53,7 +53,8 @@ function numericCondition(where: string, operand: unknown): Condition {
     const op = operand[i];
     const bound = operand[i + 1];
     if (typeof op !== "string" || !NUMERIC_OPERATORS.has(op)) fail(where, `unknown numeric operator ${JSON.stringify(op)}`);
-    if (typeof bound !== "number" || !Number.isFinite(bound)) fail(where, `numeric bound must be a number (got ${JSON.stringify(bound)})`);
+    if (typeof bound !== "number" || !Number.isFinite(bound))
+      fail(where, `numeric bound must be a number (got ${JSON.stringify(bound)})`);
     checks.push(
       op === "="
         ? (n) => n === bound
@@ -82,13 +83,17 @@ function anythingBut(where: string, operand: unknown): Condition {
       return (value) => typeof value === "string" && !positive(value);
     }
   }
-  fail(where, `anything-but takes a literal, a list of literals, or { prefix | suffix | equals-ignore-case } (got ${JSON.stringify(operand)})`);
+  fail(
+    where,
+    `anything-but takes a literal, a list of literals, or { prefix | suffix | equals-ignore-case } (got ${JSON.stringify(operand)})`,
+  );
 }
 
 /** One element of a rule's array: a literal or a one-key operator object. */
 function condition(where: string, rule: unknown): Condition {
   if (isLiteral(rule)) return (value) => value === rule;
-  if (!isObject(rule) || Object.keys(rule).length !== 1) fail(where, `expects a literal or a one-operator object (got ${JSON.stringify(rule)})`);
+  if (!isObject(rule) || Object.keys(rule).length !== 1)
+    fail(where, `expects a literal or a one-operator object (got ${JSON.stringify(rule)})`);
   const [operator, operand] = Object.entries(rule)[0] as [string, unknown];
   const at = `${where}.${operator}`;
   switch (operator) {
@@ -109,7 +114,10 @@ function condition(where: string, rule: unknown): Condition {
       // Handled by the key (it concerns the field's presence, not its value).
       return operand ? (value) => value !== undefined : (value) => value === undefined;
     default:
-      fail(at, `unknown filter operator "${operator}" (Lambda knows prefix, suffix, equals-ignore-case, anything-but, numeric, exists)`);
+      fail(
+        at,
+        `unknown filter operator "${operator}" (Lambda knows prefix, suffix, equals-ignore-case, anything-but, numeric, exists)`,
+      );
   }
 }
 
@@ -141,7 +149,8 @@ function compileObject(where: string, pattern: Record<string, unknown>): Compile
     const inner = compileRule(`${where}.${key}`, rule);
     return (value) => {
       if (value === undefined || value === null || typeof value !== "object") return inner(undefined);
-      if (Array.isArray(value)) return value.some((element) => isObject(element) && inner((element as Record<string, Json>)[key]));
+      if (Array.isArray(value))
+        return value.some((element) => isObject(element) && inner((element as Record<string, Json>)[key]));
       return inner((value as Record<string, Json>)[key]);
     };
   });
@@ -160,7 +169,8 @@ export function compileFilterPattern(where: string, pattern: unknown): CompiledP
   }
   if (!isObject(parsed)) fail(where, `expects an object like { value: { field: [ ... ] } } (got ${JSON.stringify(parsed)})`);
   const unknown = Object.keys(parsed).filter((key) => key !== "value");
-  if (unknown.length) fail(where, `Kafka event source mappings filter on "value" only (got ${unknown.map((k) => `"${k}"`).join(", ")})`);
+  if (unknown.length)
+    fail(where, `Kafka event source mappings filter on "value" only (got ${unknown.map((k) => `"${k}"`).join(", ")})`);
   if (!("value" in parsed)) fail(where, 'names no "value"');
   return compileRule(`${where}.value`, parsed.value);
 }

@@ -17,13 +17,13 @@ export {
   bisect,
   DEFAULT_FAILURE_SETTINGS,
   effectiveRetryAttempts,
-  failedItems,
   type FailureSettings,
   type FailureSteps,
   type FailureVerdict,
+  failedItems,
   MalformedBatchItemFailuresError,
-  RecordAgeExceededError,
   RETRIES_WITH_DESTINATION,
+  RecordAgeExceededError,
   settleBatch,
 } from "./failure-handling.js";
 export { type CompiledPattern, compileFilterPattern, FilterPatternError, matchesAny } from "./filter-criteria.js";

@@ -9,17 +9,17 @@ import { logger } from "../../lib/logger.js";
 import { withTimeout } from "../../lib/timeout.js";
 import { Batcher, type BatchPart } from "./batcher.js";
 import { commitPastControlRecords, throughTrailingControlRecords } from "./control-records.js";
-import { matchesAny } from "./filter-criteria.js";
 import {
+  BatchItemFailuresError,
   DEFAULT_FAILURE_SETTINGS,
   effectiveRetryAttempts,
   type FailureSettings,
-  BatchItemFailuresError,
   type FailureVerdict,
   RecordAgeExceededError,
   recordCount,
   settleBatch,
 } from "./failure-handling.js";
+import { matchesAny } from "./filter-criteria.js";
 import { OnFailureDestination } from "./on-failure-destination.js";
 import type { BatchInvoker, PollerDefinition, PollerOptions, PollerStats } from "./poller-options.js";
 import { backoffDelay, DEFAULT_RETRY, errorMessages, type RetryOptions, sleepBackoff, type WaitBeforeRetry } from "./retry.js";
@@ -101,11 +101,23 @@ export class KafkaPoller {
     this.bootstrapServers = options.bootstrapServers ?? config.KAFKA_BROKERS;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.waitBeforeRetry = options.waitBeforeRetry ?? sleepBackoff;
-    const { maximumRetryAttempts, bisectBatchOnFunctionError, onFailureTopic, maximumRecordAgeInSeconds, reportBatchItemFailures } = {
+    const {
+      maximumRetryAttempts,
+      bisectBatchOnFunctionError,
+      onFailureTopic,
+      maximumRecordAgeInSeconds,
+      reportBatchItemFailures,
+    } = {
       ...DEFAULT_FAILURE_SETTINGS,
       ...this.definition,
     };
-    this.failure = { maximumRetryAttempts, bisectBatchOnFunctionError, onFailureTopic, maximumRecordAgeInSeconds, reportBatchItemFailures };
+    this.failure = {
+      maximumRetryAttempts,
+      bisectBatchOnFunctionError,
+      onFailureTopic,
+      maximumRecordAgeInSeconds,
+      reportBatchItemFailures,
+    };
     this.destination = onFailureTopic ? new OnFailureDestination(this.kafka, onFailureTopic) : undefined;
     this.functionTimeoutMs = options.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS;
     this.concurrency = options.partitionsConsumedConcurrently ?? 32;
@@ -383,7 +395,8 @@ export class KafkaPoller {
       return buildSelfManagedKafkaEvent(parts, this.bootstrapServers) as unknown as MSKEvent;
     return buildMskEvent(parts, {
       bootstrapServers: this.bootstrapServers,
-      eventSourceArn: this.definition.eventSourceArn ?? `arn:aws:kafka:local:000000000000:cluster/offline-kafka/${this.definition.functionKey}`,
+      eventSourceArn:
+        this.definition.eventSourceArn ?? `arn:aws:kafka:local:000000000000:cluster/offline-kafka/${this.definition.functionKey}`,
     });
   }
 

@@ -29,7 +29,7 @@ export interface RedriveOptions {
   /** Only with selection.id: the bytes to send instead of the stored value (the fix). */
   value?: Buffer;
   dryRun?: boolean;
-  /** lib/kafka/producer.ts's produce (one Kafka transaction a send). */
+  /** lib/kafka/producer.ts's produce (resolves once the broker acknowledged, acks=all). */
   produce: (topic: string, messages: Message[]) => Promise<void>;
   onProgress?: (done: number, total: number) => void;
 }

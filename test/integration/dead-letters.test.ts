@@ -251,7 +251,7 @@ describe("replay", () => {
     const past = await replayRanges(kafka, topic, { from: { at: new Date(0) }, partition: PARTITION });
     expect(past).toEqual([{ partition: PARTITION, from: 0, to: end }]);
 
-    // Redrives are Kafka transactions: their commit markers take offsets, so fewer records than offsets.
+    // Offsets, not records: a transaction's commit marker takes an offset too, so a range may hold fewer records.
     const summary = lastJsonLine((await cli(["--topic", topic, "--from", "0"], "scripts/replay.ts")).stdout);
     expect(summary).toMatchObject({ topic, offsets: end, read: recordsRead, inserted: 0 });
     expect(summary.partitions.find((p: { partition: number }) => p.partition === PARTITION)).toMatchObject({

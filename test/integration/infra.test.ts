@@ -1,13 +1,15 @@
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ConfigResourceTypes } from "kafkajs";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { freePort, withDatabase } from "../../scripts/infra/index.js";
+import { freePort, isAlive, KAFKA_VERSION, withDatabase } from "../../scripts/infra/index.js";
+import { eventually, REPO_ROOT } from "../support/fault-infra.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 const run = promisify(execFile);
@@ -85,6 +87,86 @@ describe("infra:down + infra:up", () => {
 
     expect(await consumeAll(brokers, topic, 1)).toEqual(["survives a restart"]);
   });
+});
+
+describe("infra:up --brokers 3", () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), "txlog-infra3-"));
+  let env: NodeJS.ProcessEnv = {};
+  const infra = (...args: string[]) => run("npx", ["tsx", "scripts/infra.ts", ...args], { env, timeout: 170_000 });
+
+  afterAll(async () => {
+    await infra("down").catch(() => {});
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it("starts three KRaft brokers, each with its port, data dir, pid, log and role; topics get 3 copies, min.insync 2; down stops all three", async () => {
+    // The jars (and the quorum tool) from the shared cache, when it has them, instead of another Maven copy.
+    const shared = join(REPO_ROOT, ".cache/kafka");
+    mkdirSync(join(cacheDir, "kafka"), { recursive: true });
+    for (const entry of [`libs-${KAFKA_VERSION}`, `tools-${KAFKA_VERSION}`]) {
+      if (existsSync(join(shared, entry))) symlinkSync(join(shared, entry), join(cacheDir, "kafka", entry));
+    }
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const controllers = [await freePort(), await freePort(), await freePort()];
+    const brokers = ports.map((port) => `127.0.0.1:${port}`);
+    env = {
+      ...process.env,
+      INFRA_CACHE_DIR: cacheDir,
+      KAFKA_BROKERS: brokers.join(","),
+      KAFKA_CONTROLLER_PORT: controllers.join(","),
+    };
+    const { stdout } = await infra("up", "--brokers", "3");
+    expect(stdout).toContain(`starting 3 Apache Kafka ${KAFKA_VERSION} brokers`);
+    const nodes = [1, 2, 3].map((id) => {
+      const line = new RegExp(
+        `kafka-${id} up\\s+127\\.0\\.0\\.1:${ports[id - 1]}\\s+broker\\+controller \\((active controller|voter)\\), pid (\\d+), (\\S+node-${id})`,
+      ).exec(stdout);
+      expect(line, stdout).not.toBeNull();
+      return { role: line?.[1], pid: Number(line?.[2]), dir: line?.[3] as string };
+    });
+    expect(nodes.filter((node) => node.role === "active controller")).toHaveLength(1);
+    expect(new Set(nodes.map((node) => node.pid)).size).toBe(3);
+    for (const node of nodes) {
+      expect(isAlive(node.pid)).toBe(true);
+      expect(existsSync(join(node.dir, "data", "meta.properties"))).toBe(true);
+      expect(existsSync(join(node.dir, "logs", "server.log"))).toBe(true);
+    }
+
+    // Later processes find all three without being told (infra-state.json); KAFKA_BROKER_COUNT does what --brokers does.
+    const { KAFKA_BROKERS: _explicit, ...unset } = env;
+    env = { ...unset, KAFKA_BROKER_COUNT: "3" };
+    const again = await infra("up");
+    expect(again.stdout).not.toMatch(/starting/);
+    const listed = brokers.join(",").replaceAll(".", "\\.");
+    expect(again.stdout).toMatch(new RegExp(`kafka\\s+up\\s+${listed}\\s+\\(native cluster of 3`));
+
+    const topic = uniqueName("test.replicated");
+    expect(await ensureTopics([topic], { kafka: testKafka(brokers) })).toEqual([topic]);
+    const admin = testKafka(brokers).admin();
+    await admin.connect();
+    try {
+      // Every broker learns of the new topic a moment after its leaders exist: ask until the one asked knows.
+      const replicas = await eventually(
+        "the topic's metadata",
+        async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.map((p) => p.replicas.length),
+        (counts) => counts?.length === 3,
+        20_000,
+        200,
+      );
+      expect(replicas).toEqual([3, 3, 3]);
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["min.insync.replicas"] }],
+      });
+      expect(resources[0]?.configEntries.map((entry) => entry.configValue)).toEqual(["2"]);
+    } finally {
+      await admin.disconnect();
+    }
+
+    await infra("down");
+    for (const node of nodes) expect(isAlive(node.pid)).toBe(false);
+    expect((await infra("status")).stdout).toMatch(/kafka\s+DOWN/);
+  }, 300_000);
 });
 
 describe("drizzle migrations", () => {

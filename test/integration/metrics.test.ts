@@ -155,12 +155,12 @@ describe("GET /metrics", () => {
     expect(value(samples, "txlog_http_requests_total", { route: "/metrics", status: "403" })).toBeUndefined();
 
     // Produce latency: one call per accepted request (6), 8 messages; the dead letter's produce is one more call.
-    expect(value(samples, "txlog_produce_duration_seconds_count", { outcome: "committed" })).toBe(7);
-    expect(value(samples, "txlog_produced_messages_total", { outcome: "committed" })).toBe(9);
-    const produceSeconds = value(samples, "txlog_produce_duration_seconds_sum", { outcome: "committed" }) ?? 0;
+    expect(value(samples, "txlog_produce_duration_seconds_count", { outcome: "acked" })).toBe(7);
+    expect(value(samples, "txlog_produced_messages_total", { outcome: "acked" })).toBe(9);
+    const produceSeconds = value(samples, "txlog_produce_duration_seconds_sum", { outcome: "acked" }) ?? 0;
     expect(produceSeconds).toBeGreaterThan(0);
     expect(produceSeconds).toBeLessThan(7 * 8);
-    expect(value(samples, "txlog_produce_duration_seconds_bucket", { outcome: "committed", le: "+Inf" })).toBe(7);
+    expect(value(samples, "txlog_produce_duration_seconds_bucket", { outcome: "acked", le: "+Inf" })).toBe(7);
 
     // The consumer: records stored, batches, the poison record, handler durations.
     expect(value(samples, "txlog_records_stored_total")).toBe(ids.length);

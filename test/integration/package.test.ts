@@ -77,7 +77,7 @@ describe("npx sls package (offline)", () => {
     });
     const runtimes = resources.filter((resource) => resource.Type === "AWS::Lambda::Function").map((r) => r.Properties.Runtime);
     expect(new Set(runtimes)).toEqual(new Set(["nodejs22.x"]));
-   }, 180_000);
+  }, 180_000);
 
   it("puts every event source mapping option the local trigger honours into the template (msk and kafka events)", async () => {
     // test/fixtures/esm-options/serverless.yml with plugins/kafka-event-options.cjs beside it.
@@ -143,7 +143,7 @@ describe("npx sls package (offline)", () => {
     });
     expect(local?.filters).toHaveLength(1);
     expect(localKafka).toMatchObject({ eventType: "kafka", eventSourceArn: undefined, onFailureTopic: "audit.failed" });
-   }, 180_000);
+  }, 180_000);
 
   describe("a stage other than local", () => {
     const prod = join(out, "prod");

@@ -101,7 +101,8 @@ function expectOrderedPerPartition(log: Invocation[], partitions: number, perPar
     const seen = new Set<number>();
     for (const [index, invocation] of invocations.entries()) {
       const previous = invocations[index - 1];
-      if (previous) expect(invocation.startedAt, `partition ${partition}: two invocations at once`).toBeGreaterThanOrEqual(previous.endedAt);
+      if (previous)
+        expect(invocation.startedAt, `partition ${partition}: two invocations at once`).toBeGreaterThanOrEqual(previous.endedAt);
       const first = invocation.offsets[0] as number;
       expect(invocation.offsets).toEqual(invocation.offsets.map((_, i) => first + i));
       expect(first, `partition ${partition}: skipped ahead`).toBeLessThanOrEqual(highest + 1);
@@ -151,7 +152,9 @@ describe("local Kafka trigger: concurrency like Lambda's", () => {
     expect(committedWhileFirstRan?.[0]).toBeUndefined();
     expect(committedWhileFirstRan?.[1]).toBeGreaterThanOrEqual(10);
     const concurrent = log.some((a) =>
-      log.some((b) => a !== b && overlap(a, b) && a.parts.every((part) => !b.parts.some((other) => other.partition === part.partition))),
+      log.some(
+        (b) => a !== b && overlap(a, b) && a.parts.every((part) => !b.parts.some((other) => other.partition === part.partition)),
+      ),
     );
     expect(concurrent, "two partitions' invocations overlapping").toBe(true);
     expectOrderedPerPartition(log, 3, 30);

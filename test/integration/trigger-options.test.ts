@@ -75,7 +75,10 @@ async function committedTo(definition: KafkaEventDefinition, expected: Record<nu
 }
 
 async function send(topic: string, values: (string | Message)[], partition = 0): Promise<void> {
-  await producer.send({ topic, messages: values.map((value) => (typeof value === "string" ? { partition, value } : { partition, ...value })) });
+  await producer.send({
+    topic,
+    messages: values.map((value) => (typeof value === "string" ? { partition, value } : { partition, ...value })),
+  });
 }
 
 const headers = (message: KafkaMessage) =>
@@ -125,11 +128,23 @@ describe("event source mapping options, honoured by the local trigger", () => {
     const trim = await run(fromServerlessYml({ topic, startingPosition: "TRIM_HORIZON" }));
     const latest = await run(fromServerlessYml({ topic, startingPosition: "LATEST" }));
     try {
-      await eventually("TRIM_HORIZON read the old records", async () => trim.values(), (v) => v.length === 2);
+      await eventually(
+        "TRIM_HORIZON read the old records",
+        async () => trim.values(),
+        (v) => v.length === 2,
+      );
       await sleep(500);
       await send(topic, ["after-1"]);
-      await eventually("LATEST read the new record", async () => latest.values(), (v) => v.length === 1);
-      await eventually("TRIM_HORIZON read it too", async () => trim.values(), (v) => v.length === 3);
+      await eventually(
+        "LATEST read the new record",
+        async () => latest.values(),
+        (v) => v.length === 1,
+      );
+      await eventually(
+        "TRIM_HORIZON read it too",
+        async () => trim.values(),
+        (v) => v.length === 3,
+      );
     } finally {
       await Promise.all([trim.poller.stop(), latest.poller.stop()]);
     }
@@ -147,7 +162,11 @@ describe("event source mapping options, honoured by the local trigger", () => {
         partition,
       );
     }
-    const definition = fromServerlessYml({ topic, startingPosition: "AT_TIMESTAMP", startingPositionTimestamp: (base + 15_000) / 1000 });
+    const definition = fromServerlessYml({
+      topic,
+      startingPosition: "AT_TIMESTAMP",
+      startingPositionTimestamp: (base + 15_000) / 1000,
+    });
     const { poller, values } = await run(definition);
     try {
       await committedTo(definition, { 0: 4, 1: 4 });
@@ -159,7 +178,10 @@ describe("event source mapping options, honoured by the local trigger", () => {
 
   it("batchSize caps each event; maximumBatchingWindow holds a small batch until the window ends", async () => {
     const topic = await newTopic();
-    await send(topic, Array.from({ length: 10 }, (_, i) => `r${i}`));
+    await send(
+      topic,
+      Array.from({ length: 10 }, (_, i) => `r${i}`),
+    );
     const small = await run(fromServerlessYml({ topic, batchSize: 4 }));
     try {
       await committedTo(small.poller.definition as KafkaEventDefinition, { 0: 10 });
@@ -176,7 +198,11 @@ describe("event source mapping options, honoured by the local trigger", () => {
       await send(quiet, ["w1"]);
       await sleep(200);
       await send(quiet, ["w2"]);
-      await eventually("the windowed event", async () => windowed.events.length, (n) => n >= 1);
+      await eventually(
+        "the windowed event",
+        async () => windowed.events.length,
+        (n) => n >= 1,
+      );
       invokedAt.push(performance.now() - sentAt);
     } finally {
       await windowed.poller.stop();
@@ -237,7 +263,11 @@ describe("event source mapping options, honoured by the local trigger", () => {
       { value: "too-old", timestamp: String(Date.now() - 120_000) },
       { value: "fresh", timestamp: String(Date.now()) },
     ]);
-    const definition = fromServerlessYml({ topic, maximumRecordAgeInSeconds: 60, onFailureDestination: `kafka://${destination}` });
+    const definition = fromServerlessYml({
+      topic,
+      maximumRecordAgeInSeconds: 60,
+      onFailureDestination: `kafka://${destination}`,
+    });
     const { poller, values } = await run(definition);
     try {
       await committedTo(definition, { 0: 2 });
@@ -247,7 +277,10 @@ describe("event source mapping options, honoured by the local trigger", () => {
     expect(values()).toEqual(["fresh"]);
     const failed = await readAllMessages(kafka, destination);
     expect(failed.map((message) => message.value?.toString())).toEqual(["too-old"]);
-    expect(headers(failed[0] as KafkaMessage)).toMatchObject({ "dead-letter-reason": "record-age-exceeded", "source-offset": "0" });
+    expect(headers(failed[0] as KafkaMessage)).toMatchObject({
+      "dead-letter-reason": "record-age-exceeded",
+      "source-offset": "0",
+    });
     expect(poller.stats.expired).toBe(1);
   });
 
@@ -255,7 +288,12 @@ describe("event source mapping options, honoured by the local trigger", () => {
     const topic = await newTopic(2);
     await send(topic, ["a0", "a1", "a2"], 0);
     await send(topic, ["b0", "b1"], 1);
-    const definition = fromServerlessYml({ topic, batchSize: 10, maximumBatchingWindow: 0.5, functionResponseTypes: ["ReportBatchItemFailures"] });
+    const definition = fromServerlessYml({
+      topic,
+      batchSize: 10,
+      maximumBatchingWindow: 0.5,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+    });
     const failOnce = new Set(["a1", "b1"]);
     const { poller, events } = await run(definition, (event) => ({
       batchItemFailures: recordsOf(event)
@@ -276,9 +314,16 @@ describe("event source mapping options, honoured by the local trigger", () => {
   it("functionResponseTypes ReportBatchItemFailures: a malformed identifier retries the whole batch", async () => {
     const topic = await newTopic();
     await send(topic, ["x0", "x1", "x2"]);
-    const definition = fromServerlessYml({ topic, batchSize: 10, maximumBatchingWindow: 0.5, functionResponseTypes: ["ReportBatchItemFailures"] });
+    const definition = fromServerlessYml({
+      topic,
+      batchSize: 10,
+      maximumBatchingWindow: 0.5,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+    });
     const { poller, events } = await run(definition, (_event, call) =>
-      call === 1 ? { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: "1" } }] } : { batchItemFailures: [] },
+      call === 1
+        ? { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: "1" } }] }
+        : { batchItemFailures: [] },
     );
     try {
       await committedTo(definition, { 0: 3 });
@@ -298,7 +343,11 @@ describe("event source mapping options, honoured by the local trigger", () => {
     const definition = fromServerlessYml({ topic, consumerGroupId: group });
     const { poller } = await run(definition);
     try {
-      await eventually("committed under the named group", () => committedByPartition(admin, group, topic), (o) => o[0] === 2);
+      await eventually(
+        "committed under the named group",
+        () => committedByPartition(admin, group, topic),
+        (o) => o[0] === 2,
+      );
     } finally {
       await poller.stop();
     }
@@ -322,11 +371,18 @@ describe("event source mapping options, honoured by the local trigger", () => {
     const topic = await newTopic();
     await send(topic, [{ key: "k", value: "v", headers: { h: "hi" } }]);
     const selfManaged = await run(
-      fromServerlessYml({ topic, bootstrapServers: ["broker.example:9092"], accessConfigurations: { saslScram512Auth: ["arn:x"] } }, "kafka"),
+      fromServerlessYml(
+        { topic, bootstrapServers: ["broker.example:9092"], accessConfigurations: { saslScram512Auth: ["arn:x"] } },
+        "kafka",
+      ),
     );
     const msk = await run(fromServerlessYml({ topic, arn: "arn:aws:kafka:eu-west-1:0:cluster/c/1" }));
     try {
-      await eventually("both delivered", async () => selfManaged.events.length + msk.events.length, (n) => n === 2);
+      await eventually(
+        "both delivered",
+        async () => selfManaged.events.length + msk.events.length,
+        (n) => n === 2,
+      );
     } finally {
       await Promise.all([selfManaged.poller.stop(), msk.poller.stop()]);
     }
@@ -334,7 +390,14 @@ describe("event source mapping options, honoured by the local trigger", () => {
     expect(Object.keys(event).sort()).toEqual(["bootstrapServers", "eventSource", "records"]);
     expect(event.eventSource).toBe("SelfManagedKafka");
     expect(event.bootstrapServers).toBe("127.0.0.1:9092");
-    expect(event.records[`${topic}-0`]?.[0]).toMatchObject({ topic, partition: 0, offset: 0, key: "aw==", value: "dg==", headers: [{ h: [104, 105] }] });
+    expect(event.records[`${topic}-0`]?.[0]).toMatchObject({
+      topic,
+      partition: 0,
+      offset: 0,
+      key: "aw==",
+      value: "dg==",
+      headers: [{ h: [104, 105] }],
+    });
     expect(msk.events[0]).toMatchObject({ eventSource: "aws:kafka", eventSourceArn: "arn:aws:kafka:eu-west-1:0:cluster/c/1" });
   });
 

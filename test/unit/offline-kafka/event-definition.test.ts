@@ -162,14 +162,23 @@ describe("parseKafkaEventDefinition", () => {
     [{ msk: { topic: "t", batchSize: 1.5 } }, /batchSize must be an integer/],
     [{ msk: { topic: "t", maximumBatchingWindow: 301 } }, /maximumBatchingWindow/],
     [{ msk: { topic: "t", startingPosition: "AT_TIMESTAMP" } }, /AT_TIMESTAMP needs startingPositionTimestamp/],
-    [{ msk: { topic: "t", startingPositionTimestamp: 1 } }, /startingPositionTimestamp is only valid with startingPosition AT_TIMESTAMP/],
+    [
+      { msk: { topic: "t", startingPositionTimestamp: 1 } },
+      /startingPositionTimestamp is only valid with startingPosition AT_TIMESTAMP/,
+    ],
     [{ msk: { topic: "t", startingPosition: "EARLIEST" } }, /TRIM_HORIZON, LATEST or AT_TIMESTAMP/],
     [{ msk: { topic: "t", parallelizationFactor: 2 } }, /unknown or unsupported option "parallelizationFactor"/],
     [{ msk: { topic: "t", bootstrapServers: ["x:1"] } }, /unknown or unsupported option "bootstrapServers"/],
-    [{ kafka: { topic: "t", arn: ARN, tumblingWindowInSeconds: 5 } }, /unknown or unsupported options "arn", "tumblingWindowInSeconds"/],
+    [
+      { kafka: { topic: "t", arn: ARN, tumblingWindowInSeconds: 5 } },
+      /unknown or unsupported options "arn", "tumblingWindowInSeconds"/,
+    ],
     [{ msk: { topic: "t", maximumRecordAgeInSeconds: 59 } }, /maximumRecordAgeInSeconds must be -1 or 60 to 604800/],
     [{ msk: { topic: "t", maximumRecordAgeInSeconds: 604_801 } }, /maximumRecordAgeInSeconds/],
-    [{ msk: { topic: "t", functionResponseTypes: ["Partial"] } }, /functionResponseTypes must be a list of "ReportBatchItemFailures"/],
+    [
+      { msk: { topic: "t", functionResponseTypes: ["Partial"] } },
+      /functionResponseTypes must be a list of "ReportBatchItemFailures"/,
+    ],
     [{ msk: { topic: "t", filterPatterns: [] } }, /filterPatterns must be a list of 1 to 10 patterns/],
     [{ msk: { topic: "t", filterPatterns: [{ key: { a: ["x"] } }] } }, /filter on "value" only \(got "key"\)/],
     [{ msk: { topic: "t", filterPatterns: [{ value: { a: [{ wildcard: "x*" }] } }] } }, /unknown filter operator "wildcard"/],
@@ -216,13 +225,15 @@ describe("collectKafkaEventDefinitions", () => {
 
   it("refuses custom.offlineKafka, saying the options moved onto the events", () => {
     const functions = { consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a" } }] } };
-    expect(() => collectKafkaEventDefinitions("txlog", functions, { offlineKafka: { consume: { maximumRetryAttempts: 3 } } })).toThrow(
-      /custom.offlineKafka: the event source mapping options now belong on each function's msk\/kafka event/,
-    );
+    expect(() =>
+      collectKafkaEventDefinitions("txlog", functions, { offlineKafka: { consume: { maximumRetryAttempts: 3 } } }),
+    ).toThrow(/custom.offlineKafka: the event source mapping options now belong on each function's msk\/kafka event/);
   });
 
   it("names the option serverless.yml gives that the trigger does not know, before anything polls", () => {
-    const functions = { consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a", maxConcurrency: 2 } }] } };
+    const functions = {
+      consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a", maxConcurrency: 2 } }] },
+    };
     expect(() => collectKafkaEventDefinitions("txlog", functions)).toThrow(
       /function "consume", msk event: unknown or unsupported option "maxConcurrency"/,
     );

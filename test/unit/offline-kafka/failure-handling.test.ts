@@ -156,7 +156,12 @@ describe("settleBatch: record age and partial batch responses", () => {
     const { steps, delivered, givenUp } = harness();
     const now = 1700000000000 + 120_000;
     const old = part(0, 2);
-    const fresh = { ...part(0, 2), messages: part(0, 4).messages.slice(2).map((m) => ({ ...m, timestamp: String(now - 1_000) })) };
+    const fresh = {
+      ...part(0, 2),
+      messages: part(0, 4)
+        .messages.slice(2)
+        .map((m) => ({ ...m, timestamp: String(now - 1_000) })),
+    };
     const parts = [{ ...old, messages: [...old.messages, ...fresh.messages] }];
     expect(await settleBatch(parts, settings({ maximumRecordAgeInSeconds: 60 }), { ...steps, now: () => now })).toBe(true);
     expect(givenUp).toEqual([{ records: ["0@0", "0@1"], attempts: 0 }]);
@@ -170,7 +175,12 @@ describe("settleBatch: record age and partial batch responses", () => {
       invoke: async (batch: BatchPart[]) => {
         invocations.push(values(batch));
         return invocations.length === 1
-          ? { batchItemFailures: [{ itemIdentifier: { partition: "t-0", offset: 1 } }, { itemIdentifier: { partition: "t-1", offset: 2 } }] }
+          ? {
+              batchItemFailures: [
+                { itemIdentifier: { partition: "t-0", offset: 1 } },
+                { itemIdentifier: { partition: "t-1", offset: 2 } },
+              ],
+            }
           : { batchItemFailures: [] };
       },
       afterFailure: async () => "failure" as const,
@@ -210,7 +220,9 @@ describe("settleBatch: record age and partial batch responses", () => {
         return true;
       },
     };
-    expect(await settleBatch([part(0, 3)], settings({ reportBatchItemFailures: true, maximumRetryAttempts: 1 }), steps)).toBe(true);
+    expect(await settleBatch([part(0, 3)], settings({ reportBatchItemFailures: true, maximumRetryAttempts: 1 }), steps)).toBe(
+      true,
+    );
     expect(givenUp).toEqual([["0@2"]]);
   });
 });

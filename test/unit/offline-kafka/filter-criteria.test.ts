@@ -51,7 +51,10 @@ describe("Lambda filter patterns over a Kafka record's value", () => {
   });
 
   it("delivers a record when any filter matches, and every record without filters", () => {
-    const filters = [compileFilterPattern("a", { value: { type: ["X"] } }), compileFilterPattern("b", { value: { type: ["PAYMENT"] } })];
+    const filters = [
+      compileFilterPattern("a", { value: { type: ["X"] } }),
+      compileFilterPattern("b", { value: { type: ["PAYMENT"] } }),
+    ];
     expect(matchesAny(filters, value(payment))).toBe(true);
     expect(matchesAny(filters, value({ type: "Y" }))).toBe(false);
     expect(matchesAny([], value({ type: "Y" }))).toBe(true);
