@@ -3,7 +3,7 @@
  * and database, each figure next to a reference measured in the same run. Prints one table and writes
  * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
  *
- *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,8,5] [--profile] [--keep] [--data path/to/paysim.csv]
+ *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,8,5,6] [--profile] [--keep] [--data path/to/paysim.csv]
  *                    [--drain-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
  *                    [--worker-args="--window 0 --batch-size 2000"]
  */
@@ -31,8 +31,9 @@ import { endToEnd } from "./stages/e2e.js";
 import { apiBulk, apiSingle, httpCeiling } from "./stages/http.js";
 import { produceCost } from "./stages/produce.js";
 import { scaleOut } from "./stages/scale-out.js";
+import { startMemory } from "./stages/start-memory.js";
 
-const STAGES = ["1", "2", "3", "7", "4", "8", "5"];
+const STAGES = ["1", "2", "3", "7", "4", "8", "5", "6"];
 
 function stageList(text: string): string {
   const unknown = text
@@ -47,7 +48,7 @@ function stageList(text: string): string {
 const command = parseOrExit(
   cliCommand(
     "npm run bench --",
-    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in its own database (txlog_bench) and bench.* topics, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain, 8 scale-out (1..3 workers over 6 partitions), 5 end to end.",
+    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in its own database (txlog_bench) and bench.* topics, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain (1, 2, 3 workers over 3 partitions), 8 scale-out (1..3 workers over 6 partitions), 5 end to end, 6 npm start RSS.",
   )
     .option("--smoke", "tiny sizes (CI): every stage end to end, in about 30 s", false)
     .option("--stages <list>", "stages to run, comma-separated", stageList, STAGES.join(","))
@@ -55,7 +56,7 @@ const command = parseOrExit(
     .option("--keep", "keep the bench database and topics", false)
     .option("--data <path>", "PaySim CSV the request bodies come from", DEFAULT_PAYSIM_CSV)
     .addOption(new Option("--drain-rows <n>", "messages stage 4 drains (default: 200000, smoke 5000)").argParser(positiveInteger))
-    .addOption(new Option("--drain-workers <n>", "workers of stage 4 (default: 1)").argParser(positiveInteger))
+    .addOption(new Option("--drain-workers <n>", "workers of stage 4 (default: 1, 2 and 3 in turn)").argParser(positiveInteger))
     .addOption(new Option("--duration <seconds>", "each HTTP stage's load (default: 10, smoke 2)").argParser(positiveInteger))
     .addOption(
       new Option("--connections <n>", "HTTP connections of stages 1 and 2 (default: 50, smoke 10)").argParser(positiveInteger),
@@ -70,7 +71,7 @@ const log = logger.child({ component: "bench" });
 const stages = new Set(args.stages.split(",").map((stage) => stage.trim()));
 const sizes = { ...(args.smoke ? SMOKE_SIZES : FULL_SIZES) };
 if (args.drainRows) sizes.drainRows = args.drainRows;
-if (args.drainWorkers) sizes.drainWorkers = args.drainWorkers;
+if (args.drainWorkers) sizes.drainWorkerCounts = [args.drainWorkers];
 if (args.duration) sizes.httpDurationSec = args.duration;
 if (args.connections) sizes.httpConnections = args.connections;
 if (args.rate) sizes.e2eRate = args.rate;
@@ -142,6 +143,8 @@ async function main(): Promise<number> {
   // W = 1..3 workers in one group over 6 partitions: the drain rate per worker count.
   if (stages.has("8")) await attempt("8", () => scaleOut(context));
   if (stages.has("5")) await attempt("5", () => endToEnd(context));
+  // npm start as a developer runs it: the RSS of everything it starts, at rest and under stage 5's load.
+  if (stages.has("6")) await attempt("6", () => startMemory(context));
 
   // Steady state only: each process stops right after its measured load (the drain worker: all of it).
   const measuredMs: Record<string, number | undefined> = {

@@ -15,7 +15,11 @@ const REQUIRED = [
     "the Secrets Manager ARN of the MSK SASL/SCRAM secret (name starting AmazonMSK_)",
     /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:AmazonMSK_.+/,
   ],
-  ["databaseSecretArn", "the Secrets Manager ARN of the database user's secret", /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+/],
+  [
+    "databaseSecretArn",
+    "the Secrets Manager ARN of the database user's secret",
+    /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+/,
+  ],
   ["subnetIds", "the functions' subnets, comma-separated", /^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/],
   ["securityGroupIds", "the functions' security groups, comma-separated", /^sg-[0-9a-f]+(,sg-[0-9a-f]+)*$/],
 ];

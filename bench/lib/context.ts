@@ -13,9 +13,12 @@ export interface BenchSizes {
   /** Stage 3: transactions per POST /transactions and concurrent connections. */
   bulkSize: number;
   bulkConnections: number;
+  /** Stage 3's reference: records Kafka's ProducerPerformance sends. */
+  producerPerformanceRecords: number;
   /** Stage 4: transactions pre-filled into the topic, and worker processes sharing the consumer group. */
   drainRows: number;
-  drainWorkers: number;
+  /** Stage 4 drains the topic once per count here (`--drain-workers N`: only N). */
+  drainWorkerCounts: number[];
   /** Stage 5: the offered rate (tx/s), for how long, over how many connections. */
   e2eRate: number;
   e2eDurationSec: number;
@@ -28,8 +31,9 @@ export const FULL_SIZES: BenchSizes = {
   warmupSec: 2,
   bulkSize: 500,
   bulkConnections: 8,
+  producerPerformanceRecords: 500_000,
   drainRows: 200_000,
-  drainWorkers: 1,
+  drainWorkerCounts: [1, 2, 3],
   e2eRate: 1_000,
   e2eDurationSec: 20,
   e2eConnections: 100,
@@ -41,8 +45,9 @@ export const SMOKE_SIZES: BenchSizes = {
   warmupSec: 0.5,
   bulkSize: 500,
   bulkConnections: 2,
+  producerPerformanceRecords: 20_000,
   drainRows: 5_000,
-  drainWorkers: 1,
+  drainWorkerCounts: [1, 2, 3],
   e2eRate: 100,
   e2eDurationSec: 3,
   e2eConnections: 10,

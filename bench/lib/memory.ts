@@ -74,8 +74,8 @@ export interface TreePeak {
   /** The largest VmHWM of any one process of the tree, and which it was. */
   largestProcessPeakRss: number;
   largestProcessCommand: string;
-  /** Every process seen, largest peak first. */
-  processes: { pid: number; command: string; peakRss: number }[];
+  /** Every process seen, largest peak first; `rss` is its VmRSS at the last sample that saw it. */
+  processes: { pid: number; command: string; peakRss: number; rss: number }[];
   /** The largest sum of VmRSS over the tree at one sample (what the tree held at once). */
   treePeakRss: number;
   samples: number;
@@ -87,7 +87,7 @@ export interface TreePeak {
  * so a spike between samples is still seen for each process that is alive at some sample.
  */
 export class TreeMemorySampler {
-  private readonly peaks = new Map<number, { peakRss: number; command: string }>();
+  private readonly peaks = new Map<number, { peakRss: number; command: string; rss: number }>();
   private treePeakRss = 0;
   private samples = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -113,9 +113,11 @@ export class TreeMemorySampler {
       if (!memory) continue;
       total += memory.rss;
       const known = this.peaks.get(pid);
-      if (!known || memory.peakRss > known.peakRss) {
-        this.peaks.set(pid, { peakRss: memory.peakRss, command: known?.command ?? commandOf(pid) });
-      }
+      this.peaks.set(pid, {
+        peakRss: Math.max(memory.peakRss, known?.peakRss ?? 0),
+        command: known?.command ?? commandOf(pid),
+        rss: memory.rss,
+      });
     }
     this.samples += 1;
     this.treePeakRss = Math.max(this.treePeakRss, total);
@@ -125,7 +127,7 @@ export class TreeMemorySampler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     const processes = [...this.peaks.entries()]
-      .map(([pid, { peakRss, command }]) => ({ pid, command, peakRss }))
+      .map(([pid, { peakRss, command, rss }]) => ({ pid, command, peakRss, rss }))
       .sort((a, b) => b.peakRss - a.peakRss);
     const largest = processes[0] ?? { peakRss: 0, command: "" };
     return {

@@ -165,6 +165,8 @@ describe("infra:up --brokers 3", () => {
 
     await infra("down");
     for (const node of nodes) expect(isAlive(node.pid)).toBe(false);
+    // Forgotten: later processes fall back to KAFKA_BROKERS (here the three ports, now closed).
+    env = { ...env, KAFKA_BROKERS: brokers.join(",") };
     expect((await infra("status")).stdout).toMatch(/kafka\s+DOWN/);
   }, 300_000);
 });
