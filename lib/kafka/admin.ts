@@ -51,6 +51,28 @@ export async function topicReplication(admin: Admin, options: TopicOptions = {})
   return { replicationFactor, minInsyncReplicas };
 }
 
+/** Metadata errors a just-created topic answers with until every broker has it and its partitions have leaders. */
+const NOT_YET = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+
+/** Until every partition of `topics` has a leader in the metadata the cluster answers with (at most `timeoutMs`). */
+async function waitForLeaders(admin: Admin, topics: string[], partitions: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const ready = metadata.topics.every(
+        (topic) => topic.partitions.length >= partitions && topic.partitions.every((partition) => partition.leader >= 0),
+      );
+      if (ready) return;
+    } catch (error) {
+      if (!NOT_YET.has((error as { type?: string }).type ?? "") || Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline)
+      throw new TopicReplicationError(`topics ${topics.join(", ")} have no leaders after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Creates each topic that is missing, with the configured partition count, replication factor and
  * min.insync.replicas (topic-level, so the producer's acks=all waits for that many copies). Returns the
@@ -66,7 +88,8 @@ export async function ensureTopics(topics: string[], options: number | TopicOpti
     if (missing.length) {
       const { replicationFactor, minInsyncReplicas } = await topicReplication(admin, rest);
       await admin.createTopics({
-        waitForLeaders: true,
+        // KafkaJS's own wait gives up when the broker it asks has not heard of the topic yet (several brokers).
+        waitForLeaders: false,
         topics: missing.map((topic) => ({
           topic,
           numPartitions: partitions,
@@ -74,6 +97,7 @@ export async function ensureTopics(topics: string[], options: number | TopicOpti
           configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
         })),
       });
+      await waitForLeaders(admin, missing, partitions);
     }
     return missing;
   } finally {

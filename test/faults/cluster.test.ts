@@ -103,13 +103,20 @@ interface FaultOutcome {
 async function underLoad(scenario: string, inflict: (load: SimulatedLoad) => Promise<FaultOutcome>): Promise<void> {
   const from = new Date();
   const load = simulateLoad(server, { rate: RATE });
-  await sleep(2_000);
-  const outcome = await inflict(load);
-  // The load goes on past the last window: the API must be accepting by itself.
-  const lastWindowEnd = Math.max(...outcome.windows.map(([, to]) => to));
-  await sleep(Math.max(2_000, lastWindowEnd - Date.now() + 1_500));
+  let outcome: FaultOutcome;
+  let lastWindowEnd: number;
+  try {
+    await sleep(2_000);
+    outcome = await inflict(load);
+    // The load goes on past the last window: the API must be accepting by itself.
+    lastWindowEnd = Math.max(...outcome.windows.map(([, to]) => to));
+    await sleep(Math.max(2_000, lastWindowEnd - Date.now() + 1_500));
+  } finally {
+    // Also when the fault failed: the next scenario must not run under this one's load.
+    const stopped = await load.stop();
+    allAccepted.push(...stopped.accepted);
+  }
   const { accepted, rejected, requests } = await load.stop();
-  allAccepted.push(...accepted);
   const to = new Date();
 
   await eventually(

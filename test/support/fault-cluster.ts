@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -54,6 +54,10 @@ export async function startFaultCluster(nodes = 3): Promise<FaultCluster> {
         node.kill();
       }
       await sleep(300);
+      // FAULT_DEBUG_DIR: keep each node's server.log for a post-mortem.
+      const keep = process.env.FAULT_DEBUG_DIR;
+      if (keep)
+        for (const node of cluster.nodes) cpSync(join(node.dir, "logs"), join(keep, `node-${node.nodeId}`), { recursive: true });
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -65,20 +69,11 @@ export interface PartitionState {
   isr: number[];
 }
 
-/**
- * The partitions' leaders and ISRs as the cluster's metadata says, asked of the running nodes but `skip`
- * (a SIGSTOPped broker keeps its connections open and answers nothing: KafkaJS would wait its request
- * timeout), with short timeouts and no retries: a poll, not a client.
- */
-export async function partitionStates(
-  cluster: NativeKafkaCluster,
-  topic: string,
-  skip?: NativeKafkaBroker,
-): Promise<PartitionState[]> {
-  const brokers = cluster.nodes.filter((node) => node !== skip && node.pid !== undefined).flatMap((node) => node.brokers);
+/** The partitions' leaders and ISRs as `node` answers a Metadata request: a poll, not a client (short timeouts, no retries). */
+async function nodeView(node: NativeKafkaBroker, topic: string): Promise<PartitionState[]> {
   const admin: Admin = new Kafka({
     clientId: "txlog-tests-poll",
-    brokers,
+    brokers: node.brokers,
     connectionTimeout: 1_000,
     requestTimeout: 2_000,
     retry: { retries: 0 },
@@ -95,7 +90,39 @@ export async function partitionStates(
   }
 }
 
-/** Polls until every partition of `topic` satisfies `accept`; returns the ms waited. */
+/**
+ * The partitions' leaders and ISRs, asked of each running node but `skip` (a SIGSTOPped broker keeps its
+ * connections open and answers nothing). Each node answers from its own copy of the cluster's metadata;
+ * the first that answers is returned.
+ */
+export async function partitionStates(
+  cluster: NativeKafkaCluster,
+  topic: string,
+  skip?: NativeKafkaBroker,
+): Promise<PartitionState[]> {
+  const views = await nodeViews(cluster, topic, skip);
+  const answered = Object.values(views).find((view) => Array.isArray(view));
+  if (!answered) throw new Error(`no node answered: ${JSON.stringify(views)}`);
+  return answered as PartitionState[];
+}
+
+/** Every running node's view (or its error), by node id. */
+async function nodeViews(
+  cluster: NativeKafkaCluster,
+  topic: string,
+  skip?: NativeKafkaBroker,
+): Promise<Record<number, PartitionState[] | string>> {
+  const running = cluster.nodes.filter((node) => node !== skip && node.pid !== undefined);
+  const views = await Promise.all(
+    running.map((node) => nodeView(node, topic).catch((error: Error) => `error: ${error.message}`)),
+  );
+  return Object.fromEntries(running.map((node, index) => [node.nodeId, views[index] as PartitionState[] | string]));
+}
+
+/**
+ * Polls until every partition of `topic` satisfies `accept` in the view of every running node but `skip`
+ * (they agree once the metadata has reached them all); returns the ms waited.
+ */
 export async function waitForPartitions(
   cluster: NativeKafkaCluster,
   topic: string,
@@ -104,14 +131,15 @@ export async function waitForPartitions(
   { skip, timeoutMs = 120_000 }: { skip?: NativeKafkaBroker; timeoutMs?: number } = {},
 ): Promise<number> {
   const started = performance.now();
-  let last: PartitionState[] = [];
+  let last: Record<number, PartitionState[] | string> = {};
   await waitFor(
     what,
     async () => {
-      last = await partitionStates(cluster, topic, skip).catch(() => []);
-      return last.length > 0 && last.every(accept);
+      last = await nodeViews(cluster, topic, skip);
+      const views = Object.values(last);
+      return views.length > 0 && views.every((view) => Array.isArray(view) && view.length > 0 && view.every(accept));
     },
-    { timeoutMs, intervalMs: 100, onTimeout: () => JSON.stringify(last) },
+    { timeoutMs, intervalMs: 100, onTimeout: () => `views by node: ${JSON.stringify(last)}` },
   );
   return performance.now() - started;
 }
