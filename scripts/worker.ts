@@ -10,7 +10,7 @@
  * --session-timeout (seconds, >= 6): how soon the group hands a crashed worker's partitions to the others.
  * --timeout (the function's, seconds), --retries (maximumRetryAttempts; forever: --retries=-1), --bisect
  * (bisectBatchOnFunctionError) and --on-failure (default kafka://$DEAD_LETTER_TOPIC; none = discard):
- * Lambda's error handling, as serverless.yml's custom.offlineKafka.consume gives it.
+ * Lambda's error handling, as serverless.yml's consume msk event gives it.
  */
 
 import "./infra/local-env.js";

@@ -22,7 +22,8 @@ export function ensureKafkaToolsJars(cacheDir: string): string {
     ["-B", "-q", "-f", POM, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${staging}`],
     { encoding: "utf8" },
   );
-  if (mvn.status !== 0) throw new Error(`Maven could not resolve kafka-tools ${KAFKA_TOOLS_VERSION}:\n${mvn.stdout}${mvn.stderr}`);
+  if (mvn.status !== 0)
+    throw new Error(`Maven could not resolve kafka-tools ${KAFKA_TOOLS_VERSION}:\n${mvn.stdout}${mvn.stderr}`);
   renameSync(staging, libs);
   return libs;
 }
@@ -97,7 +98,9 @@ export async function runProducerPerformance(options: {
       text += chunk;
     });
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`ProducerPerformance exited ${code}:\n${text.slice(-2000)}`))));
+    child.once("exit", (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`ProducerPerformance exited ${code}:\n${text.slice(-2000)}`)),
+    );
   });
   const parsed = parseProducerPerformance(output);
   if (!parsed) throw new Error(`ProducerPerformance printed no result:\n${output.slice(-2000)}`);

@@ -102,11 +102,16 @@ export async function endToEnd(context: RunContext): Promise<void> {
     const offered = `${sizes.e2eRate} tx/s offered, ${Math.round(load.succeededPerSec)} accepted`;
     // Every request the load generator sent must be answered 202 (a 503 or a time-out is a refused transaction).
     const sent = load.succeeded + load.failed + load.errors + load.timeouts;
+    const schedule = sizes.e2eRate * sizes.e2eDurationSec;
     context.rows.push(
-      row("5 end to end", "requests accepted (202) of those sent", load.succeeded, "req", {
-        reference: sent,
-        target: { on: "ratio", comparison: ">=", threshold: 1 },
-        note: `schedule ${sizes.e2eRate} tx/s x ${sizes.e2eDurationSec} s = ${sizes.e2eRate * sizes.e2eDurationSec}; sent ${sent}; statuses ${JSON.stringify(load.statusCounts)}, errors ${load.errors}, time-outs ${load.timeouts}`,
+      row("5 end to end", `requests accepted (202) of ${schedule} offered`, load.succeeded, "req", {
+        reference: schedule,
+        // The load generator's schedule is met to within its timer's precision (a 20 s run sends 19,990-20,010).
+        target: { on: "ratio", comparison: ">=", threshold: 0.995 },
+        note: `${sizes.e2eRate} tx/s x ${sizes.e2eDurationSec} s; sent ${sent}; statuses ${JSON.stringify(load.statusCounts)}, errors ${load.errors}, time-outs ${load.timeouts}`,
+      }),
+      row("5 end to end", "requests sent but not accepted (503, errors, time-outs)", sent - load.succeeded, "req", {
+        target: { on: "value", comparison: "<=", threshold: 0 },
       }),
       row("5 end to end", `POST->row p50 (${offered})`, latency.p50, "ms"),
       row("5 end to end", "POST->row p95", latency.p95, "ms"),

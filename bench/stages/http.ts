@@ -125,8 +125,10 @@ export async function apiBulk(context: RunContext): Promise<void> {
   const topic = topicName(context, "producer-performance");
   await ensureTopics([topic]);
   const recordSize = Math.round(
-    apiMessages(context.bodies, 1_000).reduce((sum, m) => sum + Buffer.byteLength(m.value as string) + Buffer.byteLength(m.key as string), 0) /
-      1_000,
+    apiMessages(context.bodies, 1_000).reduce(
+      (sum, m) => sum + Buffer.byteLength(m.value as string) + Buffer.byteLength(m.key as string),
+      0,
+    ) / 1_000,
   );
   context.log.info({ stage: "3", topic, recordSize }, "reference: Kafka's ProducerPerformance");
   const reference = await runProducerPerformance({

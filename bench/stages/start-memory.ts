@@ -114,10 +114,16 @@ export async function startMemory(context: RunContext): Promise<void> {
         target: { on: "value", comparison: "<=", threshold: 450 },
         note: `broker and PostgreSQL aside; by process (MB): ${breakdown(atRest, "rss")}`,
       }),
-      row("6 npm start RSS", `under load (${sizes.e2eRate} tx/s offered, ${Math.round(load.succeededPerSec)} accepted)`, underLoad.treePeakRss / MB, "MB", {
-        target: { on: "value", comparison: "<=", threshold: 650 },
-        note: `API and trigger in one process, as npm start runs them; peaks (MB): ${breakdown(underLoad, "peakRss")}`,
-      }),
+      row(
+        "6 npm start RSS",
+        `under load (${sizes.e2eRate} tx/s offered, ${Math.round(load.succeededPerSec)} accepted)`,
+        underLoad.treePeakRss / MB,
+        "MB",
+        {
+          target: { on: "value", comparison: "<=", threshold: 650 },
+          note: `API and trigger in one process, as npm start runs them; peaks (MB): ${breakdown(underLoad, "peakRss")}`,
+        },
+      ),
     );
   } finally {
     await npm.stop(30_000);

@@ -3,7 +3,15 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { type ClientSecurity, ensureKafkaJars, KAFKA_VERSION, kafkaAnswers, NativeKafkaBroker } from "./kafka-broker.js";
+import {
+  type ClientSecurity,
+  ensureKafkaJars,
+  KAFKA_VERSION,
+  kafkaAnswers,
+  kafkaBrokerCount,
+  NativeKafkaBroker,
+} from "./kafka-broker.js";
+import { waitFor } from "./process.js";
 
 const run = promisify(execFile);
 const QUORUM_STATUS_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), "../../infra/kafka/QuorumStatus.java");
@@ -88,10 +96,26 @@ export class NativeKafkaCluster {
     return found;
   }
 
-  /** Starts every node that is not running, all at once (a node answers only once a majority of voters runs). */
+  /**
+   * Starts every node that is not running, all at once (a node answers only once a majority of voters runs),
+   * and returns once the cluster's metadata lists every broker: a topic created before would get fewer
+   * replicas (ensureTopics sizes replication by the brokers the cluster reports).
+   */
   async start(): Promise<number[]> {
     ensureKafkaJars(this.options.cacheDir);
-    return Promise.all(this.nodes.map((node) => node.start()));
+    const pids = await Promise.all(this.nodes.map((node) => node.start()));
+    // Each node answers from its own copy of the metadata, which learns of the others' registrations a moment later.
+    await waitFor(
+      `all ${this.nodes.length} brokers registered, as every node sees it`,
+      async () => {
+        const seen = await Promise.all(
+          this.nodes.map((node) => kafkaBrokerCount(node.brokers, 1_000, this.options.probeSecurity)),
+        );
+        return seen.every((count) => count === this.nodes.length);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    return pids;
   }
 
   /** Graceful stop of every node at once (one at a time, the last would wait for a quorum that has gone). */

@@ -220,3 +220,43 @@ export async function storedCountsBetween(pool: pg.Pool, topic: string, from: Da
   );
   return new Map(rows.map(({ id, n }) => [id, n]));
 }
+
+export interface Located {
+  id: string;
+  partition: number;
+  offset: string;
+}
+
+/**
+ * Where the messages carrying `ids` are in `topic`, read from the beginning to the current end once with
+ * read_committed (what the consumers see) and once with read_uncommitted (also open and aborted
+ * transactions): for a post-mortem when accepted transactions were not stored.
+ */
+export async function locateMessages(
+  brokers: string[],
+  topic: string,
+  ids: ReadonlySet<string>,
+  timeoutMs = 20_000,
+): Promise<{ committed: Located[]; uncommitted: Located[] }> {
+  const read = async (readUncommitted: boolean) => {
+    const kafka = new Kafka({ clientId: "txlog-tests-locate", brokers, logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: `test.locate.${Math.random().toString(36).slice(2)}`, readUncommitted });
+    const found: Located[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const id = (JSON.parse(message.value?.toString() ?? "{}") as { id?: string }).id;
+          if (id && ids.has(id)) found.push({ id, partition, offset: message.offset });
+        },
+      });
+      await sleep(timeoutMs);
+    } finally {
+      await consumer.disconnect();
+    }
+    return found;
+  };
+  const [committed, uncommitted] = await Promise.all([read(false), read(true)]);
+  return { committed, uncommitted };
+}
