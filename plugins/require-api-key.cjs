@@ -4,8 +4,8 @@
 // without setting anything; this hook keeps that fallback out of every other stage's template. A hook
 // rather than a Serverless variable: a failed variable resolution names the variable path, not what to set.
 
-/** The only stage allowed to use serverless.yml's fallback key. */
-const LOCAL_STAGE = "local";
+const { LOCAL_STAGE, nonLocalStageHooks } = require("./stage.cjs");
+
 /** That fallback: public (README, .env.example), so never a deployed stage's key. */
 const DEVELOPMENT_KEY = "txlog-local-development-key";
 /** API Gateway's limits for an API key value. */
@@ -26,18 +26,10 @@ class RequireApiKeyPlugin {
   constructor(serverless, options) {
     this.serverless = serverless;
     this.options = options;
-    const check = () => this.check();
-    this.hooks = {
-      // `sls package` and `sls deploy` (which packages first) ...
-      "before:package:initialize": check,
-      // ... and `sls deploy --package <dir>`, which deploys a package built earlier.
-      "before:deploy:deploy": check,
-    };
+    this.hooks = nonLocalStageHooks(serverless, options, (stage) => this.check(stage));
   }
 
-  check() {
-    const stage = this.options.stage ?? this.serverless.service.provider.stage;
-    if (stage === LOCAL_STAGE) return;
+  check(stage) {
     const problem = apiKeyProblem(process.env.API_KEY);
     if (problem === undefined) return;
     throw new this.serverless.classes.Error(

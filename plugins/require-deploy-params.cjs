@@ -5,7 +5,7 @@
 // deployed stage would silently point at them. A hook rather than a variable without a default: Serverless
 // resolves params.default for every stage, and its error would not say what to pass.
 
-const LOCAL_STAGE = "local";
+const { LOCAL_STAGE, nonLocalStageHooks } = require("./stage.cjs");
 
 /** What each stage other than local must be given, and what a value must look like. */
 const REQUIRED = [
@@ -31,11 +31,7 @@ class RequireDeployParamsPlugin {
   constructor(serverless, options) {
     this.serverless = serverless;
     this.options = options;
-    const check = () => this.check();
-    this.hooks = {
-      "before:package:initialize": check,
-      "before:deploy:deploy": check,
-    };
+    this.hooks = nonLocalStageHooks(serverless, options, (stage) => this.check(stage));
   }
 
   /** --param values, then params.<stage> from serverless.yml. */
@@ -50,9 +46,7 @@ class RequireDeployParamsPlugin {
     return { ...fromFile, ...fromCli };
   }
 
-  check() {
-    const stage = this.options.stage ?? this.serverless.service.provider.stage;
-    if (stage === LOCAL_STAGE) return;
+  check(stage) {
     const given = this.given(stage);
     const problems = REQUIRED.flatMap(([name, what, shape]) => {
       const value = given[name];

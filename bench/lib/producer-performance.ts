@@ -1,6 +1,6 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { ensureMavenJars } from "../../scripts/infra/index.js";
 import { REPO_ROOT } from "./offline.js";
 
 /**
@@ -13,19 +13,12 @@ const POM = join(REPO_ROOT, "infra/kafka-tools/pom.xml");
 
 /** `<cacheDir>/kafka/tools-<version>`, resolved once with Maven (its ~/.m2 makes later runs offline). */
 export function ensureKafkaToolsJars(cacheDir: string): string {
-  const libs = join(cacheDir, "kafka", `tools-${KAFKA_TOOLS_VERSION}`);
-  if (existsSync(join(libs, `kafka-tools-${KAFKA_TOOLS_VERSION}.jar`))) return libs;
-  const staging = `${libs}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  const mvn = spawnSync(
-    "mvn",
-    ["-B", "-q", "-f", POM, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${staging}`],
-    { encoding: "utf8" },
-  );
-  if (mvn.status !== 0)
-    throw new Error(`Maven could not resolve kafka-tools ${KAFKA_TOOLS_VERSION}:\n${mvn.stdout}${mvn.stderr}`);
-  renameSync(staging, libs);
-  return libs;
+  return ensureMavenJars({
+    pom: POM,
+    libs: join(cacheDir, "kafka", `tools-${KAFKA_TOOLS_VERSION}`),
+    markerJar: `kafka-tools-${KAFKA_TOOLS_VERSION}.jar`,
+    name: `kafka-tools ${KAFKA_TOOLS_VERSION}`,
+  });
 }
 
 export interface ProducerPerformanceResult {

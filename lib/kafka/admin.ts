@@ -104,3 +104,15 @@ export async function ensureTopics(topics: string[], options: number | TopicOpti
     await admin.disconnect();
   }
 }
+
+/** Each topic's partition count from the cluster's metadata; throws (KafkaJS's UNKNOWN_TOPIC_OR_PARTITION) for a missing topic. */
+export async function fetchPartitionCounts(topics: string[], kafka: Kafka = defaultKafka): Promise<Map<string, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics });
+    return new Map(metadata.topics.map(({ name, partitions }) => [name, partitions.length]));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -16,6 +16,7 @@ import { logger } from "../logger.js";
 import { observeProduce } from "../metrics.js";
 import { withTimeout } from "../timeout.js";
 import { kafka as defaultKafka } from "./client.js";
+import { PartitionAssigner } from "./partitions.js";
 
 const log = logger.child({ component: "producer" });
 
@@ -113,6 +114,10 @@ const headerBytes = (headers: IHeaders | undefined) =>
 const sizeOf = (messages: Message[]) =>
   messages.reduce((sum, { key, value, headers }) => sum + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(headers), 0);
 
+/** The batch's callers with their messages, for PartitionAssigner.split. */
+const callersOf = (batch: PendingSend[]) =>
+  batch.map((entry) => ({ caller: entry, topic: entry.topic, messages: entry.messages }));
+
 /** The batch's messages, one entry per topic, each topic's messages in the order their callers queued them. */
 function byTopic(batch: PendingSend[]): TopicMessages[] {
   const topics = new Map<string, Message[]>();
@@ -164,6 +169,7 @@ export class CoalescingProducer {
   private readonly queue: PendingSend[] = [];
   private queuedMessages = 0;
   private readonly slot: ProducerSlot;
+  private readonly partitions: PartitionAssigner;
 
   constructor(options: CoalescingProducerOptions) {
     this.transactional = options.transactional;
@@ -177,6 +183,7 @@ export class CoalescingProducer {
     this.commitTimeoutMs = options.commitTimeoutMs ?? COMMIT_TIMEOUT_MS;
     this.kafka = options.kafka ?? defaultKafka;
     this.beforeCommit = options.beforeCommit;
+    this.partitions = new PartitionAssigner(this.kafka);
   }
 
   /** Messages waiting for a send (not counting the send in flight). */
@@ -329,6 +336,7 @@ export class CoalescingProducer {
   private replace(slot: ProducerSlot, used: Promise<Producer>, inFlight: Promise<unknown>): void {
     if (slot.producer === used) slot.producer = undefined;
     this.stats.replaced += 1;
+    this.partitions.forget();
     void settled(inFlight).then(() => used.then((producer) => producer.disconnect()).catch(() => {}));
   }
 
@@ -341,10 +349,15 @@ export class CoalescingProducer {
     const used = this.connected(slot);
     const opened: { transaction?: Transaction } = {};
     const sent = (async () => {
+      const partitions = await this.partitions.split(callersOf(batch));
       // The producer's first transaction() also gets its producer id and epoch (InitProducerId).
       const transaction = await (await used).transaction();
       opened.transaction = transaction;
-      await transaction.sendBatch({ topicMessages: byTopic(batch), acks: -1, compression: CompressionTypes.None });
+      // One partition after another: each send first adds its partition to the transaction, and the
+      // coordinator refuses a second AddPartitionsToTxn while the first is being written (CONCURRENT_TRANSACTIONS).
+      for (const { topic, messages } of partitions) {
+        await transaction.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, compression: CompressionTypes.None });
+      }
       return transaction;
     })();
     let transaction: Transaction;
@@ -423,21 +436,49 @@ export class CoalescingProducer {
     }
   }
 
+  /**
+   * One idempotent request per partition, all at once (KafkaJS queues those for one broker behind each
+   * other). A caller resolves as soon as every partition holding its messages is acknowledged; the callers
+   * of a partition that failed or ran out of budget get the error. Any failure replaces the producer.
+   */
   private async sendIdempotent(slot: ProducerSlot, batch: PendingSend[]): Promise<void> {
     const used = this.connected(slot);
+    const failures: unknown[] = [];
     const sent = (async () => {
-      await (await used).sendBatch({ topicMessages: byTopic(batch), acks: -1, compression: CompressionTypes.None });
+      const producer = await used;
+      const partitions = await this.partitions.split(callersOf(batch));
+      const waitingFor = new Map(batch.map((entry) => [entry, 0]));
+      for (const { callers } of partitions) for (const entry of callers) waitingFor.set(entry, (waitingFor.get(entry) ?? 0) + 1);
+      await Promise.all(
+        partitions.map(async ({ topic, messages, callers }) => {
+          try {
+            await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, compression: CompressionTypes.None });
+          } catch (error) {
+            failures.push(error);
+            for (const entry of callers) entry.settle(error);
+            return;
+          }
+          for (const entry of callers) {
+            const left = (waitingFor.get(entry) ?? 1) - 1;
+            waitingFor.set(entry, left);
+            if (left === 0) entry.settle();
+          }
+        }),
+      );
     })();
     try {
       await withTimeout(sent, this.budgetOf(batch), "producing to Kafka");
-      this.stats.committed += 1;
-      for (const entry of batch) entry.settle();
     } catch (error) {
-      this.stats.failed += 1;
-      // A caller abandoned here may still be stored (at least once): why the API uses transactions.
-      for (const entry of batch) entry.settle(error);
-      this.replace(slot, used, sent);
+      failures.push(error);
     }
+    if (failures.length === 0) {
+      this.stats.committed += 1;
+      return;
+    }
+    this.stats.failed += 1;
+    // A caller abandoned here may still be stored (at least once): why the API uses transactions.
+    for (const entry of batch) entry.settle(failures[0]);
+    this.replace(slot, used, sent);
   }
 }
 

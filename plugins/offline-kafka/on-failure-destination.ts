@@ -1,7 +1,7 @@
 import { type IHeaders, type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
-import { config } from "../../lib/config.js";
 import { MAX_DEAD_LETTER_MESSAGE_BYTES } from "../../lib/consumer/dead-letters.js";
 import { TimeoutError } from "../../lib/errors.js";
+import { ensureTopics } from "../../lib/kafka/admin.js";
 import { metrics } from "../../lib/metrics.js";
 import type { BatchPart } from "./batcher.js";
 import { BatchItemFailuresError, RecordAgeExceededError } from "./failure-handling.js";
@@ -58,8 +58,9 @@ export function failedRecordMessage(
 }
 
 /**
- * The on-failure destination `kafka://<topic>` on the poller's own cluster: created on first use (as the
- * project's other topics, config.TOPIC_PARTITIONS partitions), written with an idempotent acks=all producer.
+ * The on-failure destination `kafka://<topic>` on the poller's own cluster: created on first use as the
+ * project's other topics are (ensureTopics: config.TOPIC_PARTITIONS partitions, the configured or
+ * cluster-sized replication), written with an idempotent acks=all producer.
  */
 export class OnFailureDestination {
   readonly topic: string;
@@ -92,19 +93,7 @@ export class OnFailureDestination {
 
   private connect(): Promise<Producer> {
     this.ready ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      try {
-        const existing = await admin.listTopics();
-        if (!existing.includes(this.topic)) {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: [{ topic: this.topic, numPartitions: config.TOPIC_PARTITIONS, replicationFactor: 1 }],
-          });
-        }
-      } finally {
-        await admin.disconnect();
-      }
+      await ensureTopics([this.topic], { kafka: this.kafka });
       const producer = this.kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,

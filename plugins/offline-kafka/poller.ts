@@ -28,6 +28,21 @@ import { backoffDelay, DEFAULT_RETRY, errorMessages, type RetryOptions, sleepBac
 const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 /** How long after a crash KafkaJS does not recover from itself a new consumer is started. */
 const CRASH_RESTART_DELAY_MS = 1_000;
+/**
+ * Commit failures that mean the member's cached group coordinator is gone or moved, which KafkaJS does not
+ * recover from while the member keeps consuming (a broker-side REQUEST_TIMED_OUT is not: the next commit goes to the same live coordinator).
+ */
+function coordinatorLost(error: unknown): boolean {
+  const { type, name } = error as { type?: string; name?: string };
+  return (
+    type === "NOT_COORDINATOR_FOR_GROUP" ||
+    type === "COORDINATOR_NOT_AVAILABLE" ||
+    name === "KafkaJSBrokerNotFound" ||
+    name === "KafkaJSConnectionError" ||
+    name === "KafkaJSConnectionClosedError" ||
+    name === "KafkaJSRequestTimeoutError"
+  );
+}
 /** The function timeout when none is given (startPollers passes serverless.yml's). */
 const DEFAULT_FUNCTION_TIMEOUT_MS = 60_000;
 /**
@@ -85,6 +100,8 @@ export class KafkaPoller {
   private readonly log;
   private consumer: Consumer | undefined;
   private stopping = false;
+  /** A consumer whose coordinator was lost is being replaced (rejoin()). */
+  private rejoining = false;
   private stopped: Promise<void> | undefined;
   private readonly stopController = new AbortController();
   private joined: Promise<void> | undefined;
@@ -331,14 +348,45 @@ export class KafkaPoller {
     through: string,
   ): Promise<boolean> {
     const offset = (BigInt(through) + 1n).toString();
+    const consumer = this.consumer;
     try {
       await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
       return true;
     } catch (error) {
       // Usually a rebalance: the next owner redelivers from the last commit; the handler is idempotent.
       this.log.warn({ err: error, partition, offset }, "commit failed; records will be redelivered");
+      if (coordinatorLost(error) && consumer) this.rejoin(consumer);
       return false;
     }
+  }
+
+  /**
+   * Replaces a consumer whose group coordinator moved or went away (its broker restarted). KafkaJS keeps
+   * the coordinator it found when it joined and sends every commit there until the member rejoins, which
+   * a member that goes on consuming never does: measured, 35 s of refused commits after a rolling restart,
+   * until the worker stopped. The new member finds the current coordinator; what was stored and not
+   * committed comes again (absorbed by the handler's idempotent insert).
+   */
+  private rejoin(stale: Consumer): void {
+    if (this.stopping || this.consumer !== stale || this.rejoining) return;
+    this.rejoining = true;
+    this.log.warn("group coordinator lost: rejoining the group with a new consumer");
+    // Not awaited here: disconnect() waits for the running eachBatch calls, one of which is calling this.
+    setImmediate(() => {
+      void (async () => {
+        this.batcher.withdraw();
+        await stale.disconnect().catch(() => {});
+        if (this.stopping || this.consumer !== stale) return;
+        await this.connectAndRun();
+      })()
+        .catch((error: unknown) => {
+          this.log.error({ err: error }, "rejoining failed; trying again");
+          this.restartLater(this.consumer as Consumer);
+        })
+        .finally(() => {
+          this.rejoining = false;
+        });
+    });
   }
 
   /** Commits that run after their eachBatch call returned (batching window); stop() waits for them. */

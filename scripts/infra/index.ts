@@ -14,6 +14,7 @@ import { type InfraSettings, infraSettings, infraStateFile } from "./settings.js
 export {
   type ClientSecurity,
   ensureKafkaJars,
+  ensureMavenJars,
   internalReplication,
   KAFKA_VERSION,
   kafkaAnswers,

@@ -40,25 +40,45 @@ export async function kafkaBrokerCount(brokers: string[], timeoutMs = 2_000, sec
   }
 }
 
+export interface MavenJars {
+  /** The Maven project whose runtime dependencies make the classpath. */
+  pom: string;
+  /** The folder the jars are copied into (java's `-cp <libs>/*`). */
+  libs: string;
+  /** A jar in `libs` that says they are all there (the folder is renamed into place only once complete). */
+  markerJar: string;
+  /** What the jars are, for the error message. */
+  name: string;
+}
+
 /**
- * Resolves the broker's runtime classpath with Maven into `<cacheDir>/kafka/libs-<version>` once.
+ * Resolves `pom`'s runtime classpath with Maven into `libs` once and returns `libs`.
  * Maven's own ~/.m2 cache makes later resolutions offline.
  */
-export function ensureKafkaJars(cacheDir: string): string {
-  const libs = join(cacheDir, "kafka", `libs-${KAFKA_VERSION}`);
-  if (existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) return libs;
+export function ensureMavenJars({ pom, libs, markerJar, name }: MavenJars): string {
+  if (existsSync(join(libs, markerJar))) return libs;
   const staging = `${libs}.partial`;
   rmSync(staging, { recursive: true, force: true });
   const mvn = spawnSync(
     "mvn",
-    ["-B", "-q", "-f", POM, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${staging}`],
+    ["-B", "-q", "-f", pom, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${staging}`],
     { encoding: "utf8" },
   );
   if (mvn.status !== 0) {
-    throw new Error(`Maven could not resolve Kafka ${KAFKA_VERSION}'s jars:\n${mvn.stdout}${mvn.stderr}`);
+    throw new Error(`Maven could not resolve ${name}:\n${mvn.stdout}${mvn.stderr}`);
   }
   renameSync(staging, libs);
   return libs;
+}
+
+/** The broker's runtime classpath, in `<cacheDir>/kafka/libs-<version>`. */
+export function ensureKafkaJars(cacheDir: string): string {
+  return ensureMavenJars({
+    pom: POM,
+    libs: join(cacheDir, "kafka", `libs-${KAFKA_VERSION}`),
+    markerJar: `kafka_2.13-${KAFKA_VERSION}.jar`,
+    name: `Kafka ${KAFKA_VERSION}'s jars`,
+  });
 }
 
 /** A KRaft controller of the cluster (a voter of its metadata quorum). */

@@ -143,7 +143,8 @@ export interface QuorumStatus {
  */
 export async function quorumStatus(cacheDir: string, brokers: readonly string[]): Promise<QuorumStatus | undefined> {
   const libs = ensureKafkaJars(cacheDir);
-  const classes = join(cacheDir, "kafka", `tools-${KAFKA_VERSION}`);
+  // Not tools-<version>: the bench resolves Kafka's kafka-tools jars there, and its download must find it absent.
+  const classes = join(cacheDir, "kafka", `quorum-status-${KAFKA_VERSION}`);
   const quiet = join(classes, "log4j.properties");
   if (!existsSync(join(classes, "QuorumStatus.class"))) {
     mkdirSync(classes, { recursive: true });

@@ -3,13 +3,13 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ConfigResourceTypes } from "kafkajs";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { freePort, isAlive, KAFKA_VERSION, withDatabase } from "../../scripts/infra/index.js";
-import { eventually, REPO_ROOT } from "../support/fault-infra.js";
+import { replicationOf } from "../support/fault-cluster.js";
+import { REPO_ROOT } from "../support/fault-infra.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 const run = promisify(execFile);
@@ -145,20 +145,7 @@ describe("infra:up --brokers 3", () => {
     const admin = testKafka(brokers).admin();
     await admin.connect();
     try {
-      // Every broker learns of the new topic a moment after its leaders exist: ask until the one asked knows.
-      const replicas = await eventually(
-        "the topic's metadata",
-        async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.map((p) => p.replicas.length),
-        (counts) => counts?.length === 3,
-        20_000,
-        200,
-      );
-      expect(replicas).toEqual([3, 3, 3]);
-      const { resources } = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["min.insync.replicas"] }],
-      });
-      expect(resources[0]?.configEntries.map((entry) => entry.configValue)).toEqual(["2"]);
+      expect(await replicationOf(admin, topic)).toEqual({ replicas: [3, 3, 3], minInsyncReplicas: ["2"] });
     } finally {
       await admin.disconnect();
     }

@@ -157,49 +157,46 @@ describe("npx sls package (offline)", () => {
     };
     const params = Object.entries(resources).map(([name, value]) => `--param=${name}=${value}`);
 
+    /** `sls package --stage prod` into `prod`, with `args` and, beside the deployer's environment, `env`. */
+    const packageProd = (args: string[], env: Record<string, string>) =>
+      run("npx", ["sls", "package", "--stage", "prod", "--package", prod, ...args], {
+        env: envWithout({ ESBUILD_WORK_FOLDER: join(out, ".esbuild-prod"), ...env }),
+        timeout: 120_000,
+      });
+
+    /** What a refused packageProd printed, once it exited 1 and wrote no template. */
+    async function refusedPackage(args: string[], env: Record<string, string>): Promise<string> {
+      const failed = await packageProd(args, env).then(
+        () => undefined,
+        (error: { code?: number; stdout?: string; stderr?: string }) => error,
+      );
+      expect(failed?.code).toBe(1);
+      expect(existsSync(join(prod, "cloudformation-template-update-stack.json"))).toBe(false);
+      return `${failed?.stdout}${failed?.stderr}`;
+    }
+
     it.each([
       ["without API_KEY", {}, "API_KEY is not set."],
       ["with the development key", { API_KEY: "txlog-local-development-key" }, "API_KEY is the public local development key."],
       ["with a short key", { API_KEY: "too-short" }, "API_KEY must be 20 to 128 characters (it has 9)."],
     ])("fails %s, with a message naming API_KEY, and writes nothing", async (_case, extra, reason) => {
-      const failed = await run("npx", ["sls", "package", "--stage", "prod", "--package", prod], {
-        env: envWithout({ ESBUILD_WORK_FOLDER: join(out, ".esbuild-prod"), ...extra }),
-        timeout: 120_000,
-      }).then(
-        () => undefined,
-        (error: { code?: number; stdout?: string; stderr?: string }) => error,
-      );
-      expect(failed?.code).toBe(1);
-      const said = `${failed?.stdout}${failed?.stderr}`;
+      const said = await refusedPackage([], extra);
       expect(said).toContain(`${reason} Stage "prod" needs its own API key: set the environment variable API_KEY`);
-      expect(existsSync(join(prod, "cloudformation-template-update-stack.json"))).toBe(false);
     });
 
     it("fails without the AWS resources (--param), naming each, and writes nothing", async () => {
       const apiKey = `prod-${randomBytes(16).toString("hex")}`;
-      const failed = await run("npx", ["sls", "package", "--stage", "prod", "--package", prod, params[0] as string], {
-        env: envWithout({ ESBUILD_WORK_FOLDER: join(out, ".esbuild-prod"), API_KEY: apiKey }),
-        timeout: 120_000,
-      }).then(
-        () => undefined,
-        (error: { code?: number; stdout?: string; stderr?: string }) => error,
-      );
-      expect(failed?.code).toBe(1);
-      const said = `${failed?.stdout}${failed?.stderr}`;
+      const said = await refusedPackage([params[0] as string], { API_KEY: apiKey });
       expect(said).toContain('Stage "prod" runs on AWS and needs its resources');
       for (const name of ["mskSecretArn", "databaseSecretArn", "subnetIds", "securityGroupIds"]) {
         expect(said).toContain(`--param="${name}=..."`);
       }
       expect(said).not.toContain('--param="mskClusterArn=..."');
-      expect(existsSync(join(prod, "cloudformation-template-update-stack.json"))).toBe(false);
     });
 
     it("packages with API_KEY and --param: the key named for the stage, VPC, SASL/SCRAM secret, secrets by reference", async () => {
       const apiKey = `prod-${randomBytes(16).toString("hex")}`;
-      await run("npx", ["sls", "package", "--stage", "prod", "--package", prod, ...params], {
-        env: envWithout({ ESBUILD_WORK_FOLDER: join(out, ".esbuild-prod"), API_KEY: apiKey }),
-        timeout: 120_000,
-      });
+      await packageProd(params, { API_KEY: apiKey });
       const template = readTemplate(prod);
       const keys = template.filter((resource) => resource.Type === "AWS::ApiGateway::ApiKey");
       expect(keys.map((resource) => resource.Properties)).toEqual([

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MSKEvent } from "aws-lambda";
-import type { Admin, Producer } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KafkaPoller, type PollerDefinition } from "../../plugins/offline-kafka/index.js";
 import { committedByPartition, eventually } from "../support/fault-infra.js";
-import { testKafka, uniqueName } from "../support/kafka.js";
+import { uniqueName } from "../support/kafka.js";
+import { useKafkaFixture } from "../support/kafka-fixture.js";
 
 /**
  * Lambda's scaling for Kafka, emulated by the local trigger: one invocation per partition at a time, the
@@ -12,26 +12,7 @@ import { testKafka, uniqueName } from "../support/kafka.js";
  * kept within a partition, also while a second poller joins and the partitions move. The function here only
  * records what it was given (no database): the subject is the trigger.
  */
-const kafka = testKafka();
-const admin: Admin = kafka.admin();
-const producer: Producer = kafka.producer();
-const topics: string[] = [];
-
-beforeAll(async () => {
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-
-afterAll(async () => {
-  await admin.deleteTopics({ topics }).catch(() => {});
-  await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
-});
-
-async function newTopic(partitions: number): Promise<string> {
-  const topic = uniqueName("test.trigger-concurrency");
-  topics.push(topic);
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
-  return topic;
-}
+const { admin, producer, newTopic } = useKafkaFixture("test.trigger-concurrency");
 
 async function produce(topic: string, partitions: number, perPartition: number): Promise<void> {
   await producer.send({

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MSKEvent } from "aws-lambda";
-import type { Admin, KafkaMessage, Message, Producer } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KafkaMessage, Message } from "kafkajs";
+import { describe, expect, it } from "vitest";
 import {
   type KafkaEventDefinition,
   KafkaPoller,
@@ -10,33 +10,15 @@ import {
   startPollers,
 } from "../../plugins/offline-kafka/index.js";
 import { committedByPartition, eventually } from "../support/fault-infra.js";
-import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
+import { readAllMessages, uniqueName } from "../support/kafka.js";
+import { useKafkaFixture } from "../support/kafka-fixture.js";
 
 /**
  * The event source mapping's options as serverless.yml gives them (AWS's names), parsed by the trigger's own
  * parser and honoured against the real broker: one test per option. The function only records what it got.
  */
 const ROOT = new URL("../..", import.meta.url).pathname;
-const kafka = testKafka();
-const admin: Admin = kafka.admin();
-const producer: Producer = kafka.producer();
-const topics: string[] = [];
-
-beforeAll(async () => {
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-
-afterAll(async () => {
-  await admin.deleteTopics({ topics }).catch(() => {});
-  await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
-});
-
-async function newTopic(partitions = 1, suffix = ""): Promise<string> {
-  const topic = `${uniqueName("test.trigger-options")}${suffix}`;
-  topics.push(topic);
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
-  return topic;
-}
+const { kafka, admin, producer, newTopic } = useKafkaFixture("test.trigger-options");
 
 /** An msk (or kafka) event of serverless.yml, through the trigger's parser. */
 function fromServerlessYml(options: Record<string, unknown>, type: "msk" | "kafka" = "msk"): KafkaEventDefinition {

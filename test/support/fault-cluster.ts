@@ -2,20 +2,20 @@ import { chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Admin, Kafka, logLevel } from "kafkajs";
+import { type Admin, ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import type pg from "pg";
 import { freePort, type NativeKafkaBroker, NativeKafkaCluster, waitFor } from "../../scripts/infra/index.js";
 import { simulate } from "../../scripts/simulate/run.js";
-import { REPO_ROOT } from "./fault-infra.js";
+import { eventually, REPO_ROOT } from "./fault-infra.js";
 import type { OfflineServer } from "./offline.js";
 
 /**
  * Failure detection of the test clusters: a broker that stops heartbeating is fenced by the active controller
  * after BROKER_SESSION_TIMEOUT_MS (Kafka's default: 9 s) and its partitions get new leaders from their ISR.
- * Short, so a fault test measures failover in seconds; not so short that a busy 2-core machine fences a
- * healthy broker.
+ * Shorter, so a fault test measures failover in seconds; not shorter: at 3 s (heartbeats every 0.5 s) a busy
+ * 2-core machine fenced healthy brokers now and then (metadata listing 2 of 3).
  */
-export const BROKER_SESSION_TIMEOUT_MS = 3_000;
+export const BROKER_SESSION_TIMEOUT_MS = 6_000;
 
 export interface FaultCluster {
   cluster: NativeKafkaCluster;
@@ -39,7 +39,7 @@ export async function startFaultCluster(nodes = 3): Promise<FaultCluster> {
     heapMb: 256,
     properties: {
       "broker.session.timeout.ms": BROKER_SESSION_TIMEOUT_MS,
-      "broker.heartbeat.interval.ms": 500,
+      "broker.heartbeat.interval.ms": 1_000,
       // A stopped or killed follower leaves the ISR when the controller fences it; this bounds a slow one.
       "replica.lag.time.max.ms": 10_000,
     },
@@ -259,4 +259,35 @@ export async function locateMessages(
   };
   const [committed, uncommitted] = await Promise.all([read(false), read(true)]);
   return { committed, uncommitted };
+}
+
+/**
+ * A new topic's replicas per partition and its min.insync.replicas, as the broker `admin` talks to sees
+ * them. Every broker learns of a topic a moment after its leaders exist: asked until the one asked knows.
+ */
+export async function replicationOf(admin: Admin, topic: string): Promise<{ replicas: number[]; minInsyncReplicas: string[] }> {
+  const replicas = await eventually(
+    "the topic's metadata",
+    async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.map((p) => p.replicas.length),
+    (counts) => (counts?.length ?? 0) > 0,
+    20_000,
+    200,
+  );
+  const resources = await eventually(
+    "the topic's configuration",
+    async () =>
+      (
+        await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["min.insync.replicas"] }],
+        })
+      ).resources,
+    (found) => found.length === 1,
+    20_000,
+    200,
+  );
+  return {
+    replicas: replicas ?? [],
+    minInsyncReplicas: resources[0]?.configEntries.map((entry) => entry.configValue) ?? [],
+  };
 }
