@@ -293,7 +293,11 @@ export class CoalescingProducer {
   }
 
   private connected(slot: ProducerSlot): Promise<Producer> {
-    slot.producer ??= this.connect(slot);
+    if (!slot.producer) {
+      slot.producer = this.connect(slot);
+      // A send may give up (budget, metadata) before it awaits the connection; its failure must not go unhandled.
+      slot.producer.catch(() => {});
+    }
     return slot.producer;
   }
 
@@ -349,9 +353,10 @@ export class CoalescingProducer {
     const used = this.connected(slot);
     const opened: { transaction?: Transaction } = {};
     const sent = (async () => {
+      const producer = await used;
       const partitions = await this.partitions.split(callersOf(batch));
       // The producer's first transaction() also gets its producer id and epoch (InitProducerId).
-      const transaction = await (await used).transaction();
+      const transaction = await producer.transaction();
       opened.transaction = transaction;
       // One partition after another: each send first adds its partition to the transaction, and the
       // coordinator refuses a second AddPartitionsToTxn while the first is being written (CONCURRENT_TRANSACTIONS).
