@@ -21,7 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { CoalescingProducer } from "../../lib/kafka/producer.js";
+import { CoalescingProducer } from "../../lib/kafka/coalescing-producer.js";
 import { freePort, NativeKafkaCluster, waitFor } from "../../scripts/infra/index.js";
 
 const { values } = parseArgs({

@@ -1,7 +1,7 @@
 import type { Message } from "kafkajs";
 import { toMessage } from "../../lib/ingest.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { CoalescingProducer } from "../../lib/kafka/producer.js";
+import { CoalescingProducer } from "../../lib/kafka/coalescing-producer.js";
 import { TransactionInput } from "../../lib/transaction.js";
 import { type RunContext, topicName } from "../lib/context.js";
 import { percentile, row } from "../lib/report.js";

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProduceQueueFullError, TransactionLogUnavailableError } from "../../lib/errors.js";
 import { problemOf } from "../../lib/http/problem.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { CoalescingProducer, disconnectProducer, produce, producerStats } from "../../lib/kafka/producer.js";
+import { CoalescingProducer } from "../../lib/kafka/coalescing-producer.js";
+import { disconnectProducer, produce, producerStats } from "../../lib/kafka/producer.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 
 /**
