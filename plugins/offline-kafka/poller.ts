@@ -29,19 +29,14 @@ const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 /** How long after a crash KafkaJS does not recover from itself a new consumer is started. */
 const CRASH_RESTART_DELAY_MS = 1_000;
 /**
- * Commit failures that mean the member's cached group coordinator is gone or moved, which KafkaJS does not
- * recover from while the member keeps consuming (a broker-side REQUEST_TIMED_OUT is not: the next commit goes to the same live coordinator).
+ * Commit failures that mean the member's cached group coordinator moved (its broker restarted and the
+ * group's coordinator is elsewhere, or that broker is missing from the metadata), which KafkaJS does not
+ * recover from while the member keeps consuming. Not connection errors or timeouts: with the broker down,
+ * a new member could not join either, and KafkaJS's own heartbeat notices a dead coordinator.
  */
 function coordinatorLost(error: unknown): boolean {
   const { type, name } = error as { type?: string; name?: string };
-  return (
-    type === "NOT_COORDINATOR_FOR_GROUP" ||
-    type === "COORDINATOR_NOT_AVAILABLE" ||
-    name === "KafkaJSBrokerNotFound" ||
-    name === "KafkaJSConnectionError" ||
-    name === "KafkaJSConnectionClosedError" ||
-    name === "KafkaJSRequestTimeoutError"
-  );
+  return type === "NOT_COORDINATOR_FOR_GROUP" || type === "COORDINATOR_NOT_AVAILABLE" || name === "KafkaJSBrokerNotFound";
 }
 /** The function timeout when none is given (startPollers passes serverless.yml's). */
 const DEFAULT_FUNCTION_TIMEOUT_MS = 60_000;
@@ -222,7 +217,7 @@ export class KafkaPoller {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.concurrency,
-      eachBatch: (payload) => this.onBatch(payload),
+      eachBatch: (payload) => this.onBatch(payload, consumer),
     });
   }
 
@@ -284,7 +279,11 @@ export class KafkaPoller {
     return this.stopped;
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
+  /** One fetched batch of `consumer` (the one it came from: a commit that fails names it, not its successor). */
+  private async onBatch(
+    { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
+    consumer: Consumer,
+  ) {
     const start = this.startOffsets.get(batch.partition);
     if (start !== undefined) {
       // AT_TIMESTAMP and nothing committed yet: begin at the first record at or after the timestamp.
@@ -310,7 +309,7 @@ export class KafkaPoller {
         if (index > 0) await beat();
         // Stopping, a rebalance, or the partition was revoked: leave the rest uncommitted for the next owner.
         if (this.stopping || rebalancing || !isRunning() || isStale()) return;
-        const commit = () => this.commit(commitOffsetsIfNecessary, batch.topic, batch.partition, through);
+        const commit = () => this.commit(consumer, commitOffsetsIfNecessary, batch.topic, batch.partition, through);
         if (deliver.length > 0) {
           const settled = this.batcher.submit(batch.topic, batch.partition, deliver);
           if (this.batcher.gathering(batch.topic, batch.partition)) {
@@ -342,20 +341,20 @@ export class KafkaPoller {
 
   /** Commits `partition` through `through` (the next offset after it); false when the broker refused (a rebalance). */
   private async commit(
+    consumer: Consumer,
     commitOffsetsIfNecessary: EachBatchPayload["commitOffsetsIfNecessary"],
     topic: string,
     partition: number,
     through: string,
   ): Promise<boolean> {
     const offset = (BigInt(through) + 1n).toString();
-    const consumer = this.consumer;
     try {
       await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
       return true;
     } catch (error) {
       // Usually a rebalance: the next owner redelivers from the last commit; the handler is idempotent.
       this.log.warn({ err: error, partition, offset }, "commit failed; records will be redelivered");
-      if (coordinatorLost(error) && consumer) this.rejoin(consumer);
+      if (coordinatorLost(error)) this.rejoin(consumer);
       return false;
     }
   }
