@@ -7,6 +7,7 @@ import {
   deadLetterCount,
   eventually,
   type FaultBroker,
+  groupStable,
   spawnWorker,
   startFaultBroker,
   stopWorker,
@@ -40,6 +41,8 @@ beforeAll(async () => {
   const env = { KAFKA_BROKERS: broker.brokers.join(","), TRANSACTIONS_TOPIC: topic, DEAD_LETTER_TOPIC: `${topic}.dead-letter` };
   server = await startOffline({ env: { ...env, OFFLINE_KAFKA_ENABLED: "false" } });
   worker = spawnWorker({ topic, group, env });
+  // In the group before the fault: the outage is for a running worker, not one still starting.
+  await groupStable(admin, group, 1);
 });
 
 afterAll(async () => {

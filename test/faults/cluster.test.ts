@@ -20,6 +20,7 @@ import {
   committedByPartition,
   committedThroughStored,
   eventually,
+  groupStable,
   nextOffsetsStored,
   spawnWorker,
   stopWorker,
@@ -312,13 +313,7 @@ describe("fault: a 3-broker cluster (replication 3, min.insync.replicas 2) under
     const next = spawnWorker({ topic, group, env: workerEnv });
     try {
       // In the group before anything is judged (and before a SIGTERM could reach it while it still boots).
-      await eventually(
-        "the new worker in the group",
-        async () => (await admin.describeGroups([group])).groups[0],
-        (description) => description?.state === "Stable" && description.members.length === 1,
-        60_000,
-        200,
-      );
+      await groupStable(admin, group, 1);
       await eventually("offsets committed to the end", () => committedThroughStored(admin, pool, group, topic), Boolean, 90_000);
       expect(await stopWorker(next)).toBe(0);
     } finally {

@@ -8,6 +8,7 @@ import {
   committedThroughStored,
   deadLetterCount,
   eventually,
+  groupStable,
   nextOffsetsStored,
   spawnWorker,
   stopWorker,
@@ -163,23 +164,13 @@ describe("fault: the worker crashes", () => {
     let recoverMs: number;
     let zombieBatches = 0;
     try {
-      await eventually(
-        "both workers in the group",
-        async () => (await admin.describeGroups([group])).groups[0],
-        (description) => description?.state === "Stable" && description.members.length === 2,
-      );
+      await groupStable(admin, group, 2);
       await Promise.all([firstBatch(first, "the first worker storing"), firstBatch(second, "the second worker storing")]);
       await sleep(randomInt(200, 1_500));
       // Frozen mid-work (a long GC pause, a hung host): it holds fetched, uncommitted records and sends no heartbeat.
       first.kill("SIGSTOP");
       const frozenAt = performance.now();
-      await eventually(
-        "the survivor alone in the group",
-        async () => (await admin.describeGroups([group])).groups[0],
-        (description) => description?.state === "Stable" && description.members.length === 1,
-        30_000,
-        50,
-      );
+      await groupStable(admin, group, 1, 30_000);
       recoverMs = performance.now() - frozenAt;
       // The survivor now re-reads the frozen worker's partitions from their last commit.
       await sleep(1_500);

@@ -167,6 +167,19 @@ export async function eventually<T>(
   }
 }
 
+/** Until `group` is Stable with `members` members (a worker spawned has joined, or one left); returns the wait in ms. */
+export async function groupStable(admin: Admin, group: string, members: number, timeoutMs = 60_000): Promise<number> {
+  const started = performance.now();
+  await eventually(
+    `the group Stable with ${members} member${members === 1 ? "" : "s"}`,
+    async () => (await admin.describeGroups([group])).groups[0],
+    (description) => description?.state === "Stable" && description.members.length === members,
+    timeoutMs,
+    50,
+  );
+  return performance.now() - started;
+}
+
 interface LogLine {
   time?: number;
   msg?: string;
