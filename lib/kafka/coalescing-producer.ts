@@ -410,7 +410,7 @@ export class CoalescingProducer {
       return;
     }
     this.stats.failed += 1;
-    // A caller abandoned here may still be stored (at least once): why the API uses transactions.
+    // A caller answered 503 here may still be stored: its request may have reached the broker (README).
     for (const entry of batch) entry.settle(failures[0]);
     this.replace(slot, used, sent);
   }
