@@ -31,7 +31,10 @@ const { values } = parseArgs({
     batch: { type: "string", default: "6" },
   },
 });
-if (values.send !== "kafkajs" && values.send !== "ours") throw new Error("--send is kafkajs or ours");
+if (values.send !== "kafkajs" && values.send !== "ours") {
+  console.error(`--send is kafkajs or ours, not ${values.send}`);
+  process.exit(2);
+}
 const batchSize = Number(values.batch);
 const dir = mkdtempSync(join(tmpdir(), "txlog-rolling-"));
 const layout = [];
