@@ -1,5 +1,16 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
@@ -270,6 +281,8 @@ export class NativeKafkaBroker {
       );
       if (format.status !== 0) throw new Error(`kafka storage format failed:\n${format.stdout}${format.stderr}`);
     }
+    const serverLog = join(this.logDir, "server.log");
+    const logFrom = existsSync(serverLog) ? statSync(serverLog).size : 0;
     const out = openSync(join(this.logDir, "stdout.log"), "a");
     const child = spawn(
       "java",
@@ -298,7 +311,11 @@ export class NativeKafkaBroker {
       `Kafka broker on 127.0.0.1:${port}`,
       async () => {
         if (!isAlive(pid)) throw new Error(`the Kafka broker exited at start:\n${this.logTail()}`);
-        return kafkaAnswers(this.brokers, 1_000, this.options.probeSecurity);
+        // The listener answers Metadata before the controller unfenced the broker; "Kafka Server started" is
+        // logged once it did (until then it leads nothing, and a topic created meanwhile may get fewer replicas).
+        return (
+          logged(serverLog, logFrom, "Kafka Server started") && kafkaAnswers(this.brokers, 1_000, this.options.probeSecurity)
+        );
       },
       { timeoutMs: 90_000, onTimeout: () => this.logTail() },
     );
@@ -324,6 +341,7 @@ export class NativeKafkaBroker {
     return pid !== undefined;
   }
 
+  /** The last lines of the broker's log (server.log, else stdout.log), for errors. */
   logTail(lines = 30): string {
     for (const file of ["server.log", "stdout.log"]) {
       const path = join(this.logDir, file);
@@ -331,4 +349,19 @@ export class NativeKafkaBroker {
     }
     return "(no broker log)";
   }
+}
+
+/** Whether `text` was written to `path` at or after byte `from` (from the start when the file rolled over since). */
+function logged(path: string, from: number, text: string): boolean {
+  if (!existsSync(path)) return false;
+  const size = statSync(path).size;
+  const start = size < from ? 0 : from;
+  const buffer = Buffer.alloc(size - start);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, buffer, 0, buffer.length, start);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.includes(text);
 }
