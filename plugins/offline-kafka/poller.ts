@@ -94,9 +94,14 @@ export class KafkaPoller {
   private readonly batcher: Batcher;
   private readonly log;
   private consumer: Consumer | undefined;
+  /**
+   * Consumers this poller gave up on (replaced, or left at stop()). KafkaJS restarts a crashed consumer by
+   * itself after its own disconnect; when ours ran at the same moment, the restart still came, and the old
+   * consumer joined the group again behind the poller's back. Such a consumer is not restarted, its batches
+   * are not delivered, and if it joins all the same it is disconnected.
+   */
+  private readonly retired = new WeakSet<Consumer>();
   private stopping = false;
-  /** A consumer whose coordinator was lost is being replaced (rejoin()). */
-  private rejoining = false;
   private stopped: Promise<void> | undefined;
   private readonly stopController = new AbortController();
   private joined: Promise<void> | undefined;
@@ -187,14 +192,20 @@ export class KafkaPoller {
       heartbeatInterval: this.heartbeatIntervalMs,
       // An idle fetch returns after this long, so stop() never waits on a long poll.
       maxWaitTimeInMs: Math.min(Math.max(maximumBatchingWindowMs, 100), 1_000),
+      // Asked after a crash, once KafkaJS disconnected the consumer: never bring back one we gave up on.
+      retry: { restartOnFailure: async () => !this.stopping && !this.retired.has(consumer) },
     });
     this.consumer = consumer;
     this.joined = new Promise((resolve) => {
-      consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (this.retired.has(consumer)) void consumer.disconnect().catch(() => {});
+        else resolve();
+      });
     });
     // The group rebalances: chunks still waiting in a batching window are given back (never invoked, never
     // committed; the partition's next owner reads them again), so no invocation starts on a revoked partition.
     consumer.on(consumer.events.REBALANCING, () => {
+      if (this.retired.has(consumer)) return;
       const withdrawn = this.batcher.withdraw();
       if (withdrawn) this.log.info({ chunks: withdrawn }, "rebalancing: waiting chunks given back uncommitted");
     });
@@ -203,7 +214,7 @@ export class KafkaPoller {
       // KafkaJS restarts itself only after retriable errors. A non-retriable one (e.g. no group
       // coordinator yet on a freshly started broker) leaves it disconnected for good: a worker that
       // looks alive and consumes nothing. Start a new consumer instead; uncommitted records come again.
-      if (!payload.restart && this.consumer === consumer) this.restartLater(consumer);
+      if (!payload.restart) this.replace(consumer, CRASH_RESTART_DELAY_MS, "consumer crashed for good: starting a new one");
     });
     // So a caught-up partition whose last write was a Kafka transaction reads lag 0, not 1.
     // Never past records still waiting in a batching window (their commit follows their event).
@@ -244,17 +255,28 @@ export class KafkaPoller {
     }
   }
 
-  /** Replaces a consumer KafkaJS gave up on with a new one, retrying until it runs or the poller stops. */
-  private restartLater(crashed: Consumer): void {
+  /**
+   * Retires the current consumer `stale` and, after `delayMs`, starts a new member of the group in its
+   * place, retrying until one runs or the poller stops. Once per consumer: a second report of the same
+   * trouble (a crash and a refused commit at once) starts nothing more. What `stale` delivered and did not
+   * commit comes again (absorbed by the handler's idempotent insert).
+   */
+  private replace(stale: Consumer, delayMs: number, why: string): void {
+    if (this.stopping || this.consumer !== stale || this.retired.has(stale)) return;
+    this.retired.add(stale);
+    this.log.warn(why);
     setTimeout(() => {
-      if (this.stopping || this.consumer !== crashed) return;
-      this.connectAndRun().catch((error: unknown) => {
-        this.log.error({ err: error }, "consumer restart failed; trying again");
-        const failed = this.consumer as Consumer;
-        failed.disconnect().catch(() => {});
-        this.restartLater(failed);
+      void (async () => {
+        // Chunks not yet in an event are the stale member's: given back, never committed.
+        this.batcher.withdraw();
+        // Not awaited by the caller: disconnect() waits for the running eachBatch calls, one of which may be the caller.
+        await stale.disconnect().catch(() => {});
+        if (!this.stopping) await this.connectAndRun();
+      })().catch((error: unknown) => {
+        this.log.error({ err: error }, "starting a new consumer failed; trying again");
+        if (this.consumer) this.replace(this.consumer, CRASH_RESTART_DELAY_MS, "retrying with another new consumer");
       });
-    }, CRASH_RESTART_DELAY_MS);
+    }, delayMs);
   }
 
   /** Resolves when this member has joined the group and got its partitions (tests wait for it). */
@@ -272,6 +294,7 @@ export class KafkaPoller {
       await this.batcher.close();
       await Promise.all([...this.detached]);
       // disconnect() waits for running eachBatch calls (they have nothing left to wait for), then leaves.
+      if (this.consumer) this.retired.add(this.consumer);
       await this.consumer?.disconnect();
       await this.destination?.disconnect().catch(() => {});
       this.log.info(this.stats, "stopped");
@@ -284,6 +307,7 @@ export class KafkaPoller {
     { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
     consumer: Consumer,
   ) {
+    if (this.retired.has(consumer)) return;
     const start = this.startOffsets.get(batch.partition);
     if (start !== undefined) {
       // AT_TIMESTAMP and nothing committed yet: begin at the first record at or after the timestamp.
@@ -354,38 +378,12 @@ export class KafkaPoller {
     } catch (error) {
       // Usually a rebalance: the next owner redelivers from the last commit; the handler is idempotent.
       this.log.warn({ err: error, partition, offset }, "commit failed; records will be redelivered");
-      if (coordinatorLost(error)) this.rejoin(consumer);
+      // KafkaJS keeps the coordinator it found when it joined and sends every commit there until the member
+      // rejoins, which a member that goes on consuming never does: measured, 35 s of refused commits after a
+      // rolling restart, until the worker stopped. A new member finds the current coordinator.
+      if (coordinatorLost(error)) this.replace(consumer, 0, "group coordinator lost: rejoining the group with a new consumer");
       return false;
     }
-  }
-
-  /**
-   * Replaces a consumer whose group coordinator moved or went away (its broker restarted). KafkaJS keeps
-   * the coordinator it found when it joined and sends every commit there until the member rejoins, which
-   * a member that goes on consuming never does: measured, 35 s of refused commits after a rolling restart,
-   * until the worker stopped. The new member finds the current coordinator; what was stored and not
-   * committed comes again (absorbed by the handler's idempotent insert).
-   */
-  private rejoin(stale: Consumer): void {
-    if (this.stopping || this.consumer !== stale || this.rejoining) return;
-    this.rejoining = true;
-    this.log.warn("group coordinator lost: rejoining the group with a new consumer");
-    // Not awaited here: disconnect() waits for the running eachBatch calls, one of which is calling this.
-    setImmediate(() => {
-      void (async () => {
-        this.batcher.withdraw();
-        await stale.disconnect().catch(() => {});
-        if (this.stopping || this.consumer !== stale) return;
-        await this.connectAndRun();
-      })()
-        .catch((error: unknown) => {
-          this.log.error({ err: error }, "rejoining failed; trying again");
-          this.restartLater(this.consumer as Consumer);
-        })
-        .finally(() => {
-          this.rejoining = false;
-        });
-    });
   }
 
   /** Commits that run after their eachBatch call returned (batching window); stop() waits for them. */

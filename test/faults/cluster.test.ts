@@ -76,6 +76,15 @@ function account(accepted: string[], counts: Map<string, number>) {
   const unacknowledged = [...counts.keys()].filter((id) => !acceptedSet.has(id)).length;
   return { stored, lost, duplicated, unacknowledged };
 }
+/** The worker's last log lines other than routine progress (message and error), for a failure's message: CI keeps nothing else. */
+const lastWords = (of: WorkerProcess) =>
+  of
+    .logs()
+    .filter((line) => line.msg !== "batch persisted" && line.msg !== "progress")
+    .slice(-25)
+    .map(
+      (line) => `${line.time ?? ""} ${line.msg ?? ""}${line.err ? `: ${(line.err as { message?: string }).message ?? ""}` : ""}`,
+    );
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const inWindows = (time: number, windows: Window[]) => windows.some(([from, to]) => time >= from && time <= to);
 const countIn = (times: number[], [from, to]: Window) => times.filter((time) => time >= from && time <= to).length;
@@ -96,6 +105,8 @@ beforeAll(async () => {
   server = await startOffline({ env: { ...env, OFFLINE_KAFKA_ENABLED: "false" } });
   workerEnv = env;
   worker = spawnWorker({ topic, group, env });
+  // In the group before any fault: the faults are for a running worker, not one still starting.
+  await groupStable(admin, group, 1);
   // The first transaction creates the transaction state log (3 copies): before any fault.
   const warmUp = await postMany(server, 20, 4);
   expect(warmUp.map((result) => result.status)).toEqual(Array(20).fill(202));
@@ -167,6 +178,7 @@ async function underLoad(scenario: string, inflict: (load: SimulatedLoad) => Pro
       committed: await committedByPartition(admin, group, topic).catch(() => "?"),
       nextStored: await nextOffsetsStored(pool, topic),
       ends: await admin.fetchTopicOffsets(topic).catch(() => "?"),
+      worker: lastWords(worker),
     };
     throw new Error(`${error.message}\n${JSON.stringify(facts)}`);
   });
@@ -308,7 +320,8 @@ describe("fault: a 3-broker cluster (replication 3, min.insync.replicas 2) under
   }, 300_000);
 
   it("after the faults: the worker stops cleanly; a new one re-reads what was stored but not committed, stores nothing twice, commits to the end", async () => {
-    expect(await stopWorker(worker)).toBe(0);
+    const firstExit = await stopWorker(worker);
+    expect(firstExit, `the worker did not stop within 20 s of SIGTERM: ${JSON.stringify(lastWords(worker))}`).toBe(0);
     // Whatever was stored after the worker's last commit (at most a batch in flight) is read again.
     const next = spawnWorker({ topic, group, env: workerEnv });
     try {
