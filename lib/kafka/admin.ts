@@ -31,13 +31,22 @@ export class TopicReplicationError extends Error {
   override name = "TopicReplicationError";
 }
 
+/** How long a configured replication factor waits for enough brokers to show in the metadata. */
+const BROKERS_GRACE_MS = 10_000;
+
 /** The replication to create topics with: options, then configuration, then what the cluster's size allows. */
 export async function topicReplication(admin: Admin, options: TopicOptions = {}): Promise<Replication> {
-  const { brokers } = await admin.describeCluster();
+  let { brokers } = await admin.describeCluster();
   const replicationFactor =
     options.replicationFactor ?? config.KAFKA_REPLICATION_FACTOR ?? defaultReplication(brokers.length).replicationFactor;
   const minInsyncReplicas =
     options.minInsyncReplicas ?? config.KAFKA_MIN_INSYNC_REPLICAS ?? defaultReplication(replicationFactor).minInsyncReplicas;
+  // A broker that just started or restarted is left out of the metadata until the controller unfenced it,
+  // and each broker learns of that a moment later: give a configured factor a few seconds to be met.
+  for (const deadline = Date.now() + BROKERS_GRACE_MS; replicationFactor > brokers.length && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    ({ brokers } = await admin.describeCluster());
+  }
   if (replicationFactor > brokers.length) {
     throw new TopicReplicationError(
       `replication factor ${replicationFactor} needs at least ${replicationFactor} brokers; the cluster has ${brokers.length}`,

@@ -20,9 +20,12 @@ import {
   settleBatch,
 } from "./failure-handling.js";
 import { matchesAny } from "./filter-criteria.js";
+import { fixKafkaJsRunnerStop } from "./kafkajs-runner-fix.js";
 import { OnFailureDestination } from "./on-failure-destination.js";
 import type { BatchInvoker, PollerDefinition, PollerOptions, PollerStats } from "./poller-options.js";
 import { backoffDelay, DEFAULT_RETRY, errorMessages, type RetryOptions, sleepBackoff, type WaitBeforeRetry } from "./retry.js";
+
+fixKafkaJsRunnerStop();
 
 /** kafkajs's default session timeout; the heartbeat interval is a tenth of it, as in kafkajs's defaults (30 s / 3 s). */
 const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
