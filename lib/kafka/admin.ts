@@ -43,7 +43,8 @@ export async function topicReplication(admin: Admin, options: TopicOptions = {})
     options.minInsyncReplicas ?? config.KAFKA_MIN_INSYNC_REPLICAS ?? defaultReplication(replicationFactor).minInsyncReplicas;
   // A broker that just started or restarted is left out of the metadata until the controller unfenced it,
   // and each broker learns of that a moment later: give a configured factor a few seconds to be met.
-  for (const deadline = Date.now() + BROKERS_GRACE_MS; replicationFactor > brokers.length && Date.now() < deadline; ) {
+  const deadline = Date.now() + BROKERS_GRACE_MS;
+  while (replicationFactor > brokers.length && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     ({ brokers } = await admin.describeCluster());
   }

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
-import { ensureTopics } from "../../lib/kafka/admin.js";
+import { ensureTopics, TopicReplicationError } from "../../lib/kafka/admin.js";
 import { freePort, isAlive, KAFKA_VERSION, withDatabase } from "../../scripts/infra/index.js";
 import { replicationOf } from "../support/fault-cluster.js";
 import { REPO_ROOT } from "../support/fault-infra.js";
@@ -31,10 +31,29 @@ describe("the real Kafka broker", () => {
     expect(metadata.topics[0]?.partitions).toHaveLength(3);
   });
 
+  it("refuses a replication factor the cluster cannot hold once brokers had 10 s to show, creating nothing", async () => {
+    const topic = uniqueName("test.too-many-replicas");
+    const admin = testKafka().admin();
+    await admin.connect();
+    // One more than the cluster has (1 by default; KAFKA_BROKER_COUNT=3 runs the suite on three).
+    const brokers = (await admin.describeCluster()).brokers.length;
+    const started = performance.now();
+    const refused = await ensureTopics([topic], { replicationFactor: brokers + 1 }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TopicReplicationError);
+    expect((refused as Error).message).toBe(
+      `replication factor ${brokers + 1} needs at least ${brokers + 1} brokers; the cluster has ${brokers}`,
+    );
+    expect(performance.now() - started).toBeGreaterThanOrEqual(10_000);
+    expect(await admin.listTopics()).not.toContain(topic);
+    await admin.disconnect();
+  }, 30_000);
+
   it("round-trips messages through a produce and a consumer group", async () => {
     const topic = uniqueName("test.roundtrip");
     await ensureTopics([topic]);
-    const producer = testKafka().producer();
+    // Idempotent, as the app's: a plain producer that retries a request one partition refused (a partition of a
+    // topic this new may answer NOT_LEADER for a moment) writes the partitions that took it a second time.
+    const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const sent = Array.from({ length: 20 }, (_, index) => `message-${index}`);
     await producer.send({ topic, acks: -1, messages: sent.map((value, index) => ({ key: `k${index}`, value })) });
