@@ -15,9 +15,6 @@ import { testKafka, uniqueName } from "../support/kafka.js";
 let broker: FaultBroker;
 const topic = uniqueName("test.stopped-consumer");
 const group = uniqueName("test.stopped-consumer-group");
-/** KafkaJS writes "Crash: ..." as it starts handling a crash, before its own disconnect. */
-let crashes = 0;
-let onCrash: (() => void) | undefined;
 
 beforeAll(async () => {
   broker = await startFaultBroker();
@@ -33,6 +30,9 @@ afterAll(async () => {
 
 describe("a consumer crashing while the poller stops", () => {
   it("stays stopped: no member of the stopped poller rejoins the group when the broker answers again", async () => {
+    // KafkaJS writes "Crash: ..." as it starts handling a crash, before its own disconnect.
+    let crashes = 0;
+    let onCrash: (() => void) | undefined;
     const kafka = new Kafka({
       clientId: "txlog-tests",
       brokers: broker.brokers,
