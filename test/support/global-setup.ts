@@ -26,7 +26,8 @@ export async function setup(): Promise<void> {
   startedBroker = !brokerWasUp;
   // Re-read: infra:up may have recorded the URL of a private PostgreSQL it started.
   applyRecordedInfra();
-  const testDatabaseUrl = withDatabase(loadConfig().DATABASE_URL, "txlog_test");
+  // TEST_DATABASE_NAME: a second checkout (or a helper) running tests beside this one uses its own database.
+  const testDatabaseUrl = withDatabase(loadConfig().DATABASE_URL, process.env.TEST_DATABASE_NAME ?? "txlog_test");
   process.env.DATABASE_URL = testDatabaseUrl;
   process.env.TRANSACTIONS_TOPIC ??= "test.transactions";
   process.env.DEAD_LETTER_TOPIC ??= "test.transactions.dead-letter";
