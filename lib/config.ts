@@ -65,6 +65,11 @@ const ConfigSchema = z
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
     /** PostgreSQL cancels any statement running longer (statement_timeout); the client gives up a little later. */
     DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    /**
+     * The API's reads: PostgreSQL cancels a read statement running longer (a lock, a slow plan), and the route
+     * answers 503 + Retry-After. With the 1 s wait for a connection, a read answers within about 5 s.
+     */
+    DATABASE_READ_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(3_000),
     /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
     IS_LOCAL: z.stringbool().default(false),
     /** Set by serverless-offline for the handlers it runs: there the API key is read from x-api-key (lib/http/api-key.ts). */

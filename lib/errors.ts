@@ -77,3 +77,24 @@ export class TimeoutError extends TxlogError {
     this.ms = ms;
   }
 }
+
+/** A dependency the code needs (the database, the broker) did not answer or could not serve: an outage, never the data's fault. */
+export type Dependency = "database" | "kafka";
+
+/**
+ * A dependency could not do its part right now: connection lost or refused, a statement or lock timeout, too
+ * many connections, a disk full, a restart. The same request or batch succeeds once it is back, so it is
+ * retried (never dead-lettered); reads answer 503. `reason` is safe to log and show: a SQLSTATE or error code
+ * with the server's own words, never the statement's values.
+ */
+export class DependencyUnavailableError extends TxlogError {
+  readonly dependency: Dependency;
+  readonly reason: string;
+  readonly retryAfterSeconds: number;
+  constructor(dependency: Dependency, reason: string, retryAfterSeconds = 5) {
+    super(`the ${dependency} is unavailable: ${reason}`);
+    this.dependency = dependency;
+    this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

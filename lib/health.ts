@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { getPool } from "./db/client.js";
+import { getReadPool } from "./db/client.js";
+import { databaseErrorOf, describeFailure } from "./db/failures.js";
 import { TimeoutError } from "./errors.js";
 import { probeBroker } from "./kafka/health-probe.js";
 import { logger } from "./logger.js";
@@ -10,8 +11,13 @@ const log = logger.child({ component: "health" });
 /** Each dependency's check gets this long; both run in parallel, so GET /health answers within about this. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
+/** How long the database check waits for a lock on a table before it calls the database degraded. */
+export const TABLE_LOCK_TIMEOUT_MS = 500;
+
 export const DependencyHealth = z.strictObject({
-  status: z.enum(["up", "down"]),
+  status: z.enum(["up", "degraded", "down"]).meta({
+    description: '"degraded": it answers, but not its tables (a lock held on them, every statement timing out).',
+  }),
   latencyMs: z.int().min(0).meta({ description: "How long the check took (the timeout when it timed out)." }),
   error: z.string().optional().meta({
     description: "Why it is down: a timeout or an error code; details are in the server's log, not here (the route is public).",
@@ -20,13 +26,39 @@ export const DependencyHealth = z.strictObject({
 export type DependencyHealth = z.infer<typeof DependencyHealth>;
 
 export const HealthResponse = z.strictObject({
-  status: z.enum(["up", "down"]).meta({ description: '"up" only when every dependency is up.' }),
+  status: z.enum(["up", "degraded", "down"]).meta({
+    description:
+      '"up" when every dependency is up; "degraded" when the database answers but its tables do not (transactions are ' +
+      'still accepted, reads answer 503); "down" when a dependency does not answer.',
+  }),
   checks: z.strictObject({
     kafka: DependencyHealth.meta({ description: "A metadata request to the brokers." }),
-    database: DependencyHealth.meta({ description: "`select 1` on the connection pool." }),
+    database: DependencyHealth.meta({
+      description: `A read of each table, waiting at most ${TABLE_LOCK_TIMEOUT_MS} ms for a lock on it.`,
+    }),
   }),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
+
+/** SQLSTATEs of a table that cannot be read now although the server answers: lock timeout, statement timeout. */
+const DEGRADED_STATES = new Set(["55P03", "57014"]);
+
+/** A read of every table, in a transaction whose lock waits are cut short: `select 1` answers under a table lock, this does not. */
+async function probeTables(): Promise<void> {
+  const client = await getReadPool().connect();
+  try {
+    await client.query("begin");
+    await client.query(`set local lock_timeout = ${TABLE_LOCK_TIMEOUT_MS}`);
+    await client.query("select 1 from transactions limit 1");
+    await client.query("select 1 from dead_letters limit 1");
+    await client.query("commit");
+    client.release();
+  } catch (error) {
+    // Destroyed, not returned: it may be inside an aborted transaction.
+    client.release(error as Error);
+    throw error;
+  }
+}
 
 /** A public-safe reason: the timeout, or the error's code (ECONNREFUSED, 57P03, ...) but never hosts or messages. */
 function publicReason(error: unknown, timeoutMs: number): string {
@@ -49,8 +81,10 @@ async function timed(name: string, check: () => Promise<unknown>, timeoutMs: num
     return { status: "up", latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
     const latencyMs = Math.round(performance.now() - started);
-    log.warn({ dependency: name, err: error, latencyMs }, "dependency check failed");
-    return { status: "down", latencyMs, error: publicReason(error, timeoutMs) };
+    const sqlstate = databaseErrorOf(error)?.code;
+    const status = sqlstate && DEGRADED_STATES.has(sqlstate) ? "degraded" : "down";
+    log.warn({ dependency: name, status, error: describeFailure(error), latencyMs }, "dependency check failed");
+    return { status, latencyMs, error: publicReason(error, timeoutMs) };
   }
 }
 
@@ -58,7 +92,9 @@ async function timed(name: string, check: () => Promise<unknown>, timeoutMs: num
 export async function checkHealth(timeoutMs = HEALTH_CHECK_TIMEOUT_MS): Promise<HealthResponse> {
   const [kafka, database] = await Promise.all([
     timed("kafka", () => probeBroker(timeoutMs), timeoutMs),
-    timed("database", () => getPool().query("select 1"), timeoutMs),
+    timed("database", probeTables, timeoutMs),
   ]);
-  return { status: kafka.status === "up" && database.status === "up" ? "up" : "down", checks: { kafka, database } };
+  const statuses = [kafka.status, database.status];
+  const status = statuses.includes("down") ? "down" : statuses.includes("degraded") ? "degraded" : "up";
+  return { status, checks: { kafka, database } };
 }

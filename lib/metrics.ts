@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { config } from "./config.js";
-import { consumerGroupLag } from "./kafka/lag.js";
+import { consumerGroupLag, topicMessageCount } from "./kafka/lag.js";
 import { logger } from "./logger.js";
 
 const log = logger.child({ component: "metrics" });
@@ -24,6 +24,7 @@ export interface TxlogMetrics {
   recordsStored: Counter;
   recordsDuplicate: Counter;
   deadLetters: Counter<"reason">;
+  deadLetterTopicMessages: Gauge<"topic">;
   consumerLag: Gauge<"topic" | "partition" | "group">;
   /** The (topic, consumer group) pairs whose lag a scrape reads: the configured pipeline's, and each poller's. */
   lagTargets: Map<string, { topic: string; groupId: string }>;
@@ -94,9 +95,23 @@ function createMetrics(): TxlogMetrics {
     }),
     deadLetters: new Counter({
       name: "txlog_dead_letters_total",
-      help: "Records dead-lettered, by reason: the consume function's (not-json, invalid, oversized, id-conflict, idempotency-conflict, ...) and the trigger's on-failure destination (function-error, function-timeout). A redelivered batch counts its poison records again.",
+      help: "Records dead-lettered, by reason: the consume function's (undecodable, invalid, oversized, rejected, id-conflict, idempotency-conflict) and the trigger's on-failure destination (function-error, function-timeout). A redelivered batch counts its poison records again.",
       labelNames: ["reason"],
       registers: [registry],
+    }),
+    deadLetterTopicMessages: new Gauge({
+      name: "txlog_dead_letter_topic_messages",
+      help: "Messages retained on the dead-letter topic, whoever wrote them (the consume function, the trigger's on-failure destination, a tool), read from Kafka at each scrape.",
+      labelNames: ["topic"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          this.set({ topic: config.DEAD_LETTER_TOPIC }, await topicMessageCount(config.DEAD_LETTER_TOPIC));
+        } catch (error) {
+          log.warn({ err: error }, "dead-letter topic not available for this scrape");
+        }
+      },
     }),
     consumerLag: new Gauge({
       name: "txlog_consumer_lag",

@@ -1,16 +1,18 @@
 /**
  * npm run worker -- [--topic T] [--group G] [--batch-size 500] [--window 0] [--from trim-horizon|latest]
- *                    [--session-timeout 30] [--timeout 60] [--retries 10] [--bisect true|false]
+ *                    [--session-timeout 30] [--timeout 60] [--retries -1] [--bisect true|false]
  *                    [--on-failure kafka://<topic>|none] [--metrics-port 9464] [--metrics-host 127.0.0.1]
  * The local Kafka trigger of `serverless offline start` as a standalone process (compose's worker
  * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
  * Several workers can share the group; Kafka splits the partitions between them.
  * SIGINT/SIGTERM: finish and commit the batch in flight, disconnect, print a summary, exit 0.
- * A database outage pauses the partitions until PostgreSQL answers again (plugins/offline-kafka/retry.ts).
+ * A database or broker outage (by SQLSTATE class and error type, lib/db/failures.ts) holds the batch and pauses
+ * its partitions, retried with backoff until stored: never counted, bisected or dead-lettered.
  * --session-timeout (seconds, >= 6): how soon the group hands a crashed worker's partitions to the others.
  * --timeout (the function's, seconds), --retries (maximumRetryAttempts; forever: --retries=-1), --bisect
- * (bisectBatchOnFunctionError) and --on-failure (default kafka://$DEAD_LETTER_TOPIC; none = discard):
- * Lambda's error handling, as serverless.yml's consume msk event gives it.
+ * (bisectBatchOnFunctionError) and --on-failure (kafka://<topic>; default none): Lambda's error handling,
+ * defaulting to serverless.yml's consume msk event (retry forever: only content is poison, and the consume
+ * function dead-letters that itself).
  */
 
 import "./infra/local-env.js";
@@ -46,13 +48,9 @@ const command = parseOrExit(
       30,
     )
     .option("--timeout <seconds>", "the function's timeout (1 to 900, Lambda's limit)", numberBetween(1, 900, "seconds"), 60)
-    .option("--retries <n>", "maximumRetryAttempts of a failed batch; -1: forever", "10")
-    .option("--bisect <bool>", "bisectBatchOnFunctionError: true or false", "true")
-    .option(
-      "--on-failure <destination>",
-      "where records given up on go: kafka://<topic>, or none to discard them",
-      `kafka://${config.DEAD_LETTER_TOPIC}`,
-    )
+    .option("--retries <n>", "maximumRetryAttempts of a failed batch; -1: forever", "-1")
+    .option("--bisect <bool>", "bisectBatchOnFunctionError: true or false", "false")
+    .option("--on-failure <destination>", "where records given up on go: kafka://<topic>, or none to discard them", "none")
     .option(
       "--metrics-port <port>",
       "serve GET /metrics (Prometheus text, x-api-key required) on this port; 0: none",

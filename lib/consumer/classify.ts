@@ -8,7 +8,16 @@ import { TransactionMessage } from "../transaction.js";
  * reason in headers; the rest of the batch is stored and the partition keeps flowing.
  * A database or broker error is not poison: it is thrown, so the whole batch is retried.
  */
-export type PoisonReason = "oversized" | "undecodable" | "invalid" | "idempotency-conflict" | "id-conflict";
+export const POISON_REASONS = [
+  "oversized",
+  "undecodable",
+  "invalid",
+  /** Valid by the schema, refused by the database (a SQLSTATE class 22 or 23 error for that row alone). */
+  "rejected",
+  "idempotency-conflict",
+  "id-conflict",
+] as const;
+export type PoisonReason = (typeof POISON_REASONS)[number];
 
 /** Larger values are dead-lettered unread: Kafka's default message.max.bytes is about 1 MiB. */
 export const MAX_RECORD_BYTES = 1024 * 1024;

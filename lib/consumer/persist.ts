@@ -1,6 +1,7 @@
 import type { MSKEvent } from "aws-lambda";
 import { config } from "../config.js";
 import { type Database, getDb } from "../db/client.js";
+import { asDependencyError, classifyFailure, describeFailure } from "../db/failures.js";
 import type { NewTransactionRow, TransactionRow } from "../db/schema.js";
 import { insertNewTransactions, readStoredRows } from "../db/transactions.js";
 import type { DecodedRecord } from "../kafka/msk-event.js";
@@ -129,7 +130,8 @@ export interface ConsumeOptions {
  * transaction that inserts the valid rows (ON CONFLICT (id) DO NOTHING, chunks of <= 3,000 rows) and
  * the poison records' dead letters (ON CONFLICT (topic, partition, offset) DO NOTHING) -> produce the
  * dead letters. Idempotent: delivering the same batch again stores nothing twice.
- * Throws on database or broker errors, so the caller (Lambda or the local poller) retries the batch.
+ * Only content is poison: a database or broker outage is thrown as DependencyUnavailableError, whatever its
+ * length, so the caller (Lambda or the local trigger) retries the batch until it is stored.
  */
 export async function persistMskEvent(event: MSKEvent, options: ConsumeOptions = {}): Promise<BatchSummary> {
   const started = performance.now();
@@ -155,6 +157,73 @@ function observeBatch(summary: BatchSummary, deadLettered: PoisonRecord[]): void
   for (const { reason } of deadLettered) current.deadLetters.inc({ reason });
 }
 
+interface StoredBatch {
+  inserted: number;
+  /** Valid records the database itself refused (a value the schema accepts but a column or constraint does not). */
+  rejected: PoisonRecord[];
+  conflicts: PoisonRecord[];
+}
+
+/**
+ * One database transaction: the valid rows (ON CONFLICT (id) DO NOTHING), the conflicts among repeated ids,
+ * and the dead letters. `oneByOne` inserts each row under a savepoint of its own, so a row the database
+ * refuses for its content (SQLSTATE class 22 or 23) is dead-lettered alone instead of failing the batch.
+ */
+async function storeBatch(db: Database, valid: ValidRecord[], poison: PoisonRecord[], oneByOne: boolean): Promise<StoredBatch> {
+  return db.transaction(async (tx) => {
+    const rejected: PoisonRecord[] = [];
+    let newIds: Set<string>;
+    let accepted = valid;
+    if (!oneByOne) newIds = await insertNewTransactions(tx, valid.map(toTransactionRow));
+    else {
+      newIds = new Set();
+      accepted = [];
+      for (const candidate of valid) {
+        try {
+          const ids = await tx.transaction((savepoint) => insertNewTransactions(savepoint, [toTransactionRow(candidate)]));
+          for (const id of ids) newIds.add(id);
+          accepted.push(candidate);
+        } catch (error) {
+          if (classifyFailure(error) !== "content") throw error;
+          rejected.push({
+            record: candidate.record,
+            reason: "rejected",
+            detail: `the database refused it: ${describeFailure(error)}`,
+          });
+        }
+      }
+    }
+    // An id new to the table was stored from its first record in the batch (rows insert in order); every
+    // other record with that id, and every record of an id stored before, is a repeat to compare.
+    const firstOfNew = new Set<string>();
+    const repeated = accepted.filter(({ message }) => {
+      if (!newIds.has(message.id) || firstOfNew.has(message.id)) return true;
+      firstOfNew.add(message.id);
+      return false;
+    });
+    const conflicts = repeated.length > 0 ? await findConflicts(tx, repeated) : [];
+    await insertDeadLetters(tx, [...poison, ...rejected, ...conflicts]);
+    return { inserted: newIds.size, rejected, conflicts };
+  });
+}
+
+/**
+ * Stores the batch; a database outage is thrown as DependencyUnavailableError (retry the batch, never
+ * dead-letter it), a content refusal makes a second, row-by-row attempt that dead-letters the refused rows.
+ */
+async function storeOrClassify(db: Database, valid: ValidRecord[], poison: PoisonRecord[]): Promise<StoredBatch> {
+  try {
+    return await storeBatch(db, valid, poison, false);
+  } catch (error) {
+    if (classifyFailure(error) !== "content") throw asDependencyError("database", error);
+  }
+  try {
+    return await storeBatch(db, valid, poison, true);
+  } catch (error) {
+    throw asDependencyError("database", error);
+  }
+}
+
 async function persistBatch(
   event: MSKEvent,
   options: ConsumeOptions,
@@ -168,41 +237,29 @@ async function persistBatch(
     log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "poison record");
   }
 
-  let inserted = 0;
-  const conflicts: PoisonRecord[] = [];
-  if (records.length > 0) {
-    await db.transaction(async (tx) => {
-      const newIds = await insertNewTransactions(tx, valid.map(toTransactionRow));
-      inserted = newIds.size;
-      // An id new to the table was stored from its first record in the batch (rows insert in order); every
-      // other record with that id, and every record of an id stored before, is a repeat to compare.
-      const firstOfNew = new Set<string>();
-      const repeated = valid.filter(({ message }) => {
-        if (!newIds.has(message.id) || firstOfNew.has(message.id)) return true;
-        firstOfNew.add(message.id);
-        return false;
-      });
-      if (repeated.length > 0) conflicts.push(...(await findConflicts(tx, repeated)));
-      await insertDeadLetters(tx, [...poison, ...conflicts]);
-    });
+  const { inserted, rejected, conflicts } =
+    records.length > 0 ? await storeOrClassify(db, valid, poison) : { inserted: 0, rejected: [], conflicts: [] };
+  for (const { record, reason, detail } of [...rejected, ...conflicts]) {
+    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "record not stored");
   }
-  for (const { record, reason, detail } of conflicts) {
-    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "conflicting record");
-  }
-  log.debug({ stored: valid.map(({ message }) => message.id) }, "saved to DB");
+  const deadLettered = [...poison, ...rejected, ...conflicts];
   // After the commit: a produce failure retries the batch, and the inserts above are idempotent.
   // Every poison record of the batch is produced again on redelivery, so the topic has each at least once.
-  await publishDeadLetters(deadLetterTopic, [...poison, ...conflicts]);
+  try {
+    await publishDeadLetters(deadLetterTopic, deadLettered);
+  } catch (error) {
+    throw asDependencyError("kafka", error);
+  }
 
   const summary: BatchSummary = {
     count: records.length,
     valid: valid.length,
     inserted,
-    duplicates: valid.length - inserted - conflicts.length,
-    deadLettered: poison.length + conflicts.length,
+    duplicates: valid.length - inserted - conflicts.length - rejected.length,
+    deadLettered: deadLettered.length,
     partitions: partitionRanges(records),
     ms: Math.round(performance.now() - started),
   };
   log.info(summary, "batch persisted");
-  return { summary, deadLettered: [...poison, ...conflicts] };
+  return { summary, deadLettered };
 }

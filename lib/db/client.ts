@@ -3,6 +3,8 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { config } from "../config.js";
+import { logger } from "../logger.js";
+import { describeFailure } from "./failures.js";
 import * as schema from "./schema.js";
 
 /**
@@ -13,27 +15,39 @@ import * as schema from "./schema.js";
 interface Clients {
   pool?: pg.Pool;
   database?: ReturnType<typeof drizzle<typeof schema>>;
+  readPool?: pg.Pool;
+  readDatabase?: ReturnType<typeof drizzle<typeof schema>>;
 }
 const CLIENTS = Symbol.for("txlog.db.clients");
 const holder = globalThis as typeof globalThis & { [CLIENTS]?: Clients };
 holder[CLIENTS] ??= {};
 const clients: Clients = holder[CLIENTS];
+const log = logger.child({ component: "database" });
 
+/**
+ * A pool whose connections can never crash the process: a connection that breaks while idle in the pool,
+ * or while checked out between two statements (PostgreSQL restarting, the network dropping it), makes its
+ * client emit "error", and pg-pool listens only while a client is idle. Each client gets a listener for its
+ * whole life; the query in progress, if any, fails on its own and the pool discards the client.
+ */
+function guardedPool(name: string, options: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, ...options });
+  const onError = (error: Error) => log.warn({ pool: name, error: describeFailure(error) }, "database connection lost");
+  pool.on("error", onError);
+  pool.on("connect", (client) => client.on("error", onError));
+  return pool;
+}
+
+/** The consume function's pool (writes). */
 export function getPool(): pg.Pool {
-  if (!clients.pool) {
-    const pool = new pg.Pool({
-      connectionString: config.DATABASE_URL,
-      max: config.DATABASE_POOL_SIZE,
-      connectionTimeoutMillis: 5_000,
-      // No statement may hold a connection (or the consume function) indefinitely: the server cancels it,
-      // and the client stops waiting a little later even when the server does not answer at all.
-      statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
-      query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 2_000,
-    });
-    // An idle client losing its connection (database restart) must not crash the process.
-    pool.on("error", () => {});
-    clients.pool = pool;
-  }
+  clients.pool ??= guardedPool("write", {
+    max: config.DATABASE_POOL_SIZE,
+    connectionTimeoutMillis: 5_000,
+    // No statement may hold a connection (or the consume function) indefinitely: the server cancels it,
+    // and the client stops waiting a little later even when the server does not answer at all.
+    statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 2_000,
+  });
   return clients.pool;
 }
 
@@ -41,6 +55,29 @@ export function getDb() {
   clients.database ??= drizzle(getPool(), { schema });
   return clients.database;
 }
+
+/**
+ * The API's reads, on a pool of their own so that a batch stuck on a lock never takes a read's connection
+ * (nor a read the consumer's): every statement is cancelled by the server after DATABASE_READ_TIMEOUT_MS, and
+ * waiting for a connection is bounded too, so a read answers (503 at worst) within about 5 s.
+ */
+export function getReadPool(): pg.Pool {
+  clients.readPool ??= guardedPool("read", {
+    max: config.DATABASE_POOL_SIZE,
+    connectionTimeoutMillis: READ_CONNECT_TIMEOUT_MS,
+    statement_timeout: config.DATABASE_READ_TIMEOUT_MS,
+    query_timeout: config.DATABASE_READ_TIMEOUT_MS + 500,
+  });
+  return clients.readPool;
+}
+
+export function getReadDb() {
+  clients.readDatabase ??= drizzle(getReadPool(), { schema });
+  return clients.readDatabase;
+}
+
+/** How long a read waits for a free connection of the read pool. */
+export const READ_CONNECT_TIMEOUT_MS = 1_000;
 
 export type Database = ReturnType<typeof getDb>;
 
@@ -62,8 +99,10 @@ export async function migrateDatabase(url: string): Promise<void> {
 }
 
 export async function closeDb(): Promise<void> {
-  const current = clients.pool;
+  const pools = [clients.pool, clients.readPool];
   clients.pool = undefined;
   clients.database = undefined;
-  await current?.end();
+  clients.readPool = undefined;
+  clients.readDatabase = undefined;
+  await Promise.all(pools.map((pool) => pool?.end()));
 }

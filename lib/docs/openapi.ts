@@ -436,18 +436,20 @@ const pipelineStatsExample = {
   },
   deadLetters: {
     total: 1,
-    byReason: [{ reason: "not-json", count: 1, lastAt: "2025-06-18T09:12:40.511Z" }],
+    byReason: [{ reason: "undecodable", count: 1, lastAt: "2025-06-18T09:12:40.511Z" }],
     recent: [
       {
         id: 1,
-        reason: "not-json",
-        detail: "the value is not JSON: Unexpected token 'h', \"hello\" is not valid JSON",
+        reason: "undecodable",
+        detail: "not UTF-8 JSON: Unexpected token 'h', \"hello\" is not valid JSON",
         partition: 1,
         offset: 17_001,
         createdAt: "2025-06-18T09:12:40.511Z",
       },
     ],
   },
+  deadLetterTopic: { topic: "transactions.dead-letter", messages: 1 },
+  unavailable: {},
 } satisfies z.input<typeof PipelineStats>;
 
 documentedRoutes.push(
@@ -460,7 +462,8 @@ documentedRoutes.push(
     description:
       "Kafka, PostgreSQL and the consumer group's health; accepted/s and stored/s per second over the last minute " +
       "(from the database); the consumer group's lag per partition (high watermark - committed offset); dead letters " +
-      "of the transactions topic by reason. Each part is bounded (2 to 3 s); a part whose dependency is down is null.",
+      "of the transactions topic by reason, and the messages on the dead-letter topic. Each part is bounded (2 to 3 s); " +
+      "a part whose dependency does not answer is null and `unavailable` says why.",
     responses: {
       200: { description: "The pipeline now.", ...json(PipelineStatsRef, pipelineStatsExample) },
       403: missingApiKey,

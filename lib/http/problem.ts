@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
 import {
+  DependencyUnavailableError,
   type FieldIssue,
   IdempotencyConflictError,
   InvalidInputError,
@@ -74,6 +75,13 @@ export function problemOf(error: unknown): ProblemSpec {
     return {
       status: 503,
       message: "too many transactions are waiting to be written; retry shortly",
+      headers: { "Retry-After": String(error.retryAfterSeconds) },
+    };
+  }
+  if (error instanceof DependencyUnavailableError) {
+    return {
+      status: 503,
+      message: `the ${error.dependency} is temporarily unavailable (${error.reason}); retry later`,
       headers: { "Retry-After": String(error.retryAfterSeconds) },
     };
   }

@@ -80,6 +80,17 @@ export function consumerGroupLag(topic: string, groupId: string, timeoutMs = LAG
   });
 }
 
+/**
+ * Messages retained on `topic` (each partition's end minus its start): what the dead-letter topic holds,
+ * whoever wrote it (the consume function, the trigger's on-failure destination, a tool).
+ */
+export function topicMessageCount(topic: string, timeoutMs = LAG_TIMEOUT_MS): Promise<number> {
+  return withAdmin(`reading the offsets of ${topic}`, timeoutMs, async (admin) => {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, { high, low }) => sum + Math.max(0, Number(high) - Number(low)), 0);
+  });
+}
+
 /** Whether the group has members consuming (its state and member count). */
 export function consumerGroupState(groupId: string, timeoutMs = LAG_TIMEOUT_MS): Promise<ConsumerGroupState> {
   return withAdmin(`describing group ${groupId}`, timeoutMs, async (admin) => {

@@ -1,9 +1,11 @@
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { config } from "../config.js";
-import { type Database, getDb } from "../db/client.js";
+import type { Database } from "../db/client.js";
+import { describeFailure } from "../db/failures.js";
+import { readDatabase } from "../db/reads.js";
 import { checkHealth, DependencyHealth, HEALTH_CHECK_TIMEOUT_MS } from "../health.js";
-import { consumerGroupLag, consumerGroupState } from "../kafka/lag.js";
+import { consumerGroupLag, consumerGroupState, topicMessageCount } from "../kafka/lag.js";
 import { logger } from "../logger.js";
 import { withTimeout } from "../timeout.js";
 
@@ -94,16 +96,32 @@ export const PipelineStats = z.strictObject({
   throughput: Throughput.nullable().meta({ description: "null while the database does not answer." }),
   lag: ConsumerLagSchema.nullable().meta({ description: "null while Kafka does not answer." }),
   deadLetters: DeadLetterSummary.nullable().meta({ description: "null while the database does not answer." }),
+  deadLetterTopic: z
+    .strictObject({
+      topic: z.string(),
+      messages: Count.meta({ description: "Messages retained on the topic, whoever wrote them." }),
+    })
+    .nullable()
+    .meta({ description: "The dead-letter topic as Kafka counts it; null while Kafka does not answer." }),
+  unavailable: z
+    .strictObject({
+      throughput: z.string().optional(),
+      lag: z.string().optional(),
+      deadLetters: z.string().optional(),
+      deadLetterTopic: z.string().optional(),
+    })
+    .meta({ description: "Why each part that is null could not be read (a timeout, a SQLSTATE, an error code)." }),
 });
 export type PipelineStats = z.infer<typeof PipelineStats>;
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 /** accepted/s and stored/s per second over the last `windowSeconds` complete seconds. */
-export async function readThroughput(
-  db: Database = getDb(),
-  windowSeconds = RATE_WINDOW_SECONDS,
-): Promise<z.infer<typeof Throughput>> {
+export function readThroughput(db?: Database, windowSeconds = RATE_WINDOW_SECONDS): Promise<z.infer<typeof Throughput>> {
+  return readDatabase((reader) => throughputOf(reader, windowSeconds), db);
+}
+
+async function throughputOf(db: Database, windowSeconds: number): Promise<z.infer<typeof Throughput>> {
   const {
     rows: [bounds],
   } = await db.execute<{ upto: string }>(sql`select extract(epoch from date_trunc('second', now()))::bigint::text as upto`);
@@ -138,10 +156,11 @@ export async function readThroughput(
 }
 
 /** Dead letters of `topic`: counts by reason and the newest few. */
-export async function readDeadLetters(
-  db: Database = getDb(),
-  topic = config.TRANSACTIONS_TOPIC,
-): Promise<z.infer<typeof DeadLetterSummary>> {
+export function readDeadLetters(db?: Database, topic = config.TRANSACTIONS_TOPIC): Promise<z.infer<typeof DeadLetterSummary>> {
+  return readDatabase((reader) => deadLettersOf(reader, topic), db);
+}
+
+async function deadLettersOf(db: Database, topic: string): Promise<z.infer<typeof DeadLetterSummary>> {
   const [byReason, recent] = await Promise.all([
     db.execute<{ reason: string; count: number; last_at: string }>(sql`
       select reason, count(*)::int as count, max(created_at) as last_at
@@ -193,12 +212,15 @@ export async function checkConsumer(
 /** How long each database or Kafka read of the stats may take; past it that part is null. */
 export const STATS_PART_TIMEOUT_MS = 3_000;
 
-async function orNull<T>(what: string, read: () => Promise<T>): Promise<T | null> {
+type Part<T> = { value: T; unavailable?: undefined } | { value: null; unavailable: string };
+
+async function part<T>(what: string, read: () => Promise<T>): Promise<Part<T>> {
   try {
-    return await withTimeout(read(), STATS_PART_TIMEOUT_MS, `reading the ${what}`);
+    return { value: await withTimeout(read(), STATS_PART_TIMEOUT_MS, `reading the ${what}`) };
   } catch (error) {
-    log.warn({ err: error }, `${what} not available`);
-    return null;
+    const unavailable = describeFailure(error);
+    log.warn({ error: unavailable }, `${what} not available`);
+    return { value: null, unavailable };
   }
 }
 
@@ -209,19 +231,28 @@ async function orNull<T>(what: string, read: () => Promise<T>): Promise<T | null
  */
 export async function pipelineStats(): Promise<PipelineStats> {
   const topic = config.TRANSACTIONS_TOPIC;
-  const [health, consumer, throughput, lag, deadLetters] = await Promise.all([
+  const [health, consumer, throughput, lag, deadLetters, deadLetterMessages] = await Promise.all([
     checkHealth(),
     checkConsumer(),
-    orNull("throughput", () => readThroughput()),
-    orNull("consumer lag", () => consumerGroupLag(topic, config.CONSUMER_GROUP_ID)),
-    orNull("dead letters", () => readDeadLetters()),
+    part("throughput", () => readThroughput()),
+    part("consumer lag", () => consumerGroupLag(topic, config.CONSUMER_GROUP_ID)),
+    part("dead letters", () => readDeadLetters()),
+    part("dead-letter topic", () => topicMessageCount(config.DEAD_LETTER_TOPIC)),
   ]);
+  const unavailable = Object.fromEntries(
+    Object.entries({ throughput, lag, deadLetters, deadLetterTopic: deadLetterMessages }).flatMap(([name, { unavailable }]) =>
+      unavailable ? [[name, unavailable]] : [],
+    ),
+  );
   return {
     at: new Date().toISOString(),
     topic,
     health: { ...health.checks, consumer },
-    throughput,
-    lag,
-    deadLetters,
+    throughput: throughput.value,
+    lag: lag.value,
+    deadLetters: deadLetters.value,
+    deadLetterTopic:
+      deadLetterMessages.value === null ? null : { topic: config.DEAD_LETTER_TOPIC, messages: deadLetterMessages.value },
+    unavailable,
   };
 }

@@ -1,6 +1,7 @@
 import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Database, getDb } from "../db/client.js";
+import type { Database } from "../db/client.js";
+import { readDatabase } from "../db/reads.js";
 import { type TransactionRow, transactions } from "../db/schema.js";
 import { InvalidInputError, NotFoundError } from "../errors.js";
 import { ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
@@ -127,7 +128,7 @@ export function toView(row: TransactionRow): TransactionView {
  * Newest first by (received_at, id), a keyset page at a time. Each filter with the ordering matches
  * one index of lib/db/schema.ts; the row comparison lets PostgreSQL start the index scan at the cursor.
  */
-export async function listTransactions(query: ReportsQuery, db: Database = getDb()): Promise<ReportPage> {
+export async function listTransactions(query: ReportsQuery, db?: Database): Promise<ReportPage> {
   const conditions: SQL[] = [];
   if (query.status) conditions.push(eq(transactions.status, query.status));
   if (query.type) conditions.push(eq(transactions.type, query.type));
@@ -138,12 +139,16 @@ export async function listTransactions(query: ReportsQuery, db: Database = getDb
       sql`(${transactions.receivedAt}, ${transactions.id}) < (${query.cursor.receivedAt}::timestamptz, ${query.cursor.id}::uuid)`,
     );
   }
-  const rows = await db
-    .select()
-    .from(transactions)
-    .where(and(...conditions))
-    .orderBy(desc(transactions.receivedAt), desc(transactions.id))
-    .limit(query.limit + 1);
+  const rows = await readDatabase(
+    (reader) =>
+      reader
+        .select()
+        .from(transactions)
+        .where(and(...conditions))
+        .orderBy(desc(transactions.receivedAt), desc(transactions.id))
+        .limit(query.limit + 1),
+    db,
+  );
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return {
@@ -162,8 +167,8 @@ export function parseTransactionId(id: string | undefined): string {
 }
 
 /** The stored row, or NotFoundError while the consumer has not stored it (yet). */
-export async function getTransaction(id: string, db: Database = getDb()): Promise<TransactionView> {
-  const [row] = await db.select().from(transactions).where(eq(transactions.id, id)).limit(1);
+export async function getTransaction(id: string, db?: Database): Promise<TransactionView> {
+  const [row] = await readDatabase((reader) => reader.select().from(transactions).where(eq(transactions.id, id)).limit(1), db);
   if (!row) throw new NotFoundError(`no transaction ${id} is stored (yet); accepted transactions appear within seconds`);
   return toView(row);
 }

@@ -1,6 +1,7 @@
 import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Database, getDb } from "../db/client.js";
+import type { Database } from "../db/client.js";
+import { readDatabase } from "../db/reads.js";
 import { transactions } from "../db/schema.js";
 import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
@@ -95,7 +96,11 @@ const countOf = (condition?: SQL) =>
  * total, one row per type, per status and per step; FILTER adds the fraud and flagged-fraud volumes.
  * Only aggregates leave the database, however many rows match.
  */
-export async function summarizeTransactions(filter: SummaryFilter, db: Database = getDb()): Promise<Summary> {
+export async function summarizeTransactions(filter: SummaryFilter, db?: Database): Promise<Summary> {
+  return readDatabase((reader) => summarize(reader, filter), db);
+}
+
+async function summarize(db: Database, filter: SummaryFilter): Promise<Summary> {
   const { type, status, step } = transactions;
   const grouped = db
     .select({

@@ -1,6 +1,5 @@
 // The local Kafka trigger (serverless.yml loads plugin.cjs, which imports this): re-exports only.
 export { Batcher, type BatcherOptions, type BatchPart } from "./batcher.js";
-export { databaseAnswers } from "./database-probe.js";
 export {
   collectKafkaEventDefinitions,
   definitionFromOptions,
@@ -29,13 +28,14 @@ export {
 export { type CompiledPattern, compileFilterPattern, FilterPatternError, matchesAny } from "./filter-criteria.js";
 export { HandlerNotFoundError, loadHandler, splitHandler } from "./handler-loader.js";
 export { failedRecordMessage, OnFailureDestination } from "./on-failure-destination.js";
+export { OutageLog } from "./outage.js";
 export { DEFAULT_MAX_CONCURRENT_INVOCATIONS, KafkaPoller } from "./poller.js";
 export type { BatchInvoker, PollerDefinition, PollerOptions, PollerStats } from "./poller-options.js";
 export {
-  pauseWhileDatabaseDown,
   type RunningPollers,
   type StartPollersOptions,
   startOfflineKafka,
   startPollers,
+  txlogOutagePolicy,
 } from "./pollers.js";
-export { backoffDelay, pauseWhileDown, type RetryContext, type RetryOptions, type WaitBeforeRetry } from "./retry.js";
+export { backoffDelay, type RetryContext, type RetryOptions, type WaitBeforeRetry } from "./retry.js";

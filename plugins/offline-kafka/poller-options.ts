@@ -30,11 +30,20 @@ export interface PollerOptions {
   /** The event's bootstrapServers; defaults to config.KAFKA_BROKERS. */
   bootstrapServers?: string[];
   retry?: Partial<RetryOptions>;
-  /**
-   * How to wait before the failed batch is invoked again. Default: sleep the backoff delay. The place for
-   * "pause the partitions and resume once the database answers" (issue 6, retry.ts pauseWhileDown).
-   */
+  /** How to wait before a failed batch (not an outage) is invoked again. Default: sleep the backoff delay. */
   waitBeforeRetry?: WaitBeforeRetry;
+  /**
+   * Whether a failure is an outage of something the function depends on (its database down, locked or
+   * timing out) rather than the records' fault. An outage's attempts count toward no retry limit and never
+   * bisect or reach the on-failure destination: the batch is held, its partitions paused, and retried with
+   * capped backoff until it goes through. Default: no failure is an outage (as on AWS, where every function
+   * error counts).
+   */
+  isOutage?: (error: unknown) => boolean;
+  /** A failure as logs may show it (no record contents). Default: the error's messages, cause by cause. */
+  describeError?: (error: unknown) => string;
+  /** The longest wait between two attempts of a batch held by an outage. Default 5 s. */
+  outageMaxDelayMs?: number;
   /** The function's timeout (serverless.yml `timeout`): an invocation running longer counts as failed. Default 60 s. */
   functionTimeoutMs?: number;
   /** kafkajs eachBatch calls handled at once: at least the topic's partition count, so one event can mix partitions. */
@@ -66,6 +75,8 @@ export interface PollerStats {
   expired: number;
   /** Invocations answered with batchItemFailures naming some records (ReportBatchItemFailures). */
   partialFailures: number;
+  /** Failed invocations the isOutage hook blamed on an outage (also counted in failedAttempts): never counted as retries. */
+  outageAttempts: number;
   /** Records given up on: sent to the on-failure destination, or discarded without one. */
   sentOnFailure: number;
   discarded: number;

@@ -22,6 +22,7 @@ import {
 import { matchesAny } from "./filter-criteria.js";
 import { fixKafkaJsRunnerStop } from "./kafkajs-runner-fix.js";
 import { OnFailureDestination } from "./on-failure-destination.js";
+import { OutageLog } from "./outage.js";
 import type { BatchInvoker, PollerDefinition, PollerOptions, PollerStats } from "./poller-options.js";
 import { backoffDelay, DEFAULT_RETRY, errorMessages, type RetryOptions, sleepBackoff, type WaitBeforeRetry } from "./retry.js";
 
@@ -41,6 +42,8 @@ function coordinatorLost(error: unknown): boolean {
   const { type, name } = error as { type?: string; name?: string };
   return type === "NOT_COORDINATOR_FOR_GROUP" || type === "COORDINATOR_NOT_AVAILABLE" || name === "KafkaJSBrokerNotFound";
 }
+/** The longest pause between two attempts of a batch held by an outage: how late it is stored after the outage ends. */
+const DEFAULT_OUTAGE_MAX_DELAY_MS = 5_000;
 /** The function timeout when none is given (startPollers passes serverless.yml's). */
 const DEFAULT_FUNCTION_TIMEOUT_MS = 60_000;
 /**
@@ -80,6 +83,7 @@ export class KafkaPoller {
     filteredOut: 0,
     expired: 0,
     partialFailures: 0,
+    outageAttempts: 0,
   };
   readonly definition: PollerDefinition;
   private readonly invoke: BatchInvoker;
@@ -87,6 +91,10 @@ export class KafkaPoller {
   private readonly bootstrapServers: string[];
   private readonly retry: RetryOptions;
   private readonly waitBeforeRetry: WaitBeforeRetry;
+  private readonly isOutage: (error: unknown) => boolean;
+  private readonly describeError: (error: unknown) => string;
+  private readonly outageMaxDelayMs: number;
+  private readonly outage: OutageLog;
   private readonly failure: FailureSettings;
   private readonly destination: OnFailureDestination | undefined;
   private readonly functionTimeoutMs: number;
@@ -121,6 +129,9 @@ export class KafkaPoller {
     this.bootstrapServers = options.bootstrapServers ?? config.KAFKA_BROKERS;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.waitBeforeRetry = options.waitBeforeRetry ?? sleepBackoff;
+    this.isOutage = options.isOutage ?? (() => false);
+    this.describeError = options.describeError ?? errorMessages;
+    this.outageMaxDelayMs = options.outageMaxDelayMs ?? DEFAULT_OUTAGE_MAX_DELAY_MS;
     const {
       maximumRetryAttempts,
       bisectBatchOnFunctionError,
@@ -157,6 +168,7 @@ export class KafkaPoller {
       topic: this.definition.topic,
       groupId: this.definition.consumerGroupId,
     });
+    this.outage = new OutageLog(this.log);
   }
 
   /** Connects, joins the group and starts consuming; resolves once consumption started (not joined). */
@@ -423,9 +435,10 @@ export class KafkaPoller {
    * on-failure destination or discarded; false when the poller stops first (nothing committed).
    */
   private deliver(parts: BatchPart[]): Promise<boolean> {
+    const token = {};
     return settleBatch(parts, this.failure, {
       invoke: (batch) => this.invokeOnce(batch),
-      afterFailure: (batch, error, attempt) => this.afterFailure(batch, error, attempt),
+      afterFailure: (batch, error, attempt) => this.afterFailure(batch, error, attempt, token),
       giveUp: (batch, error, attempts) => this.giveUp(batch, error, attempts),
       onBisect: (halves) => {
         this.stats.bisections += 1;
@@ -434,7 +447,7 @@ export class KafkaPoller {
           "batch failed: split in two (bisectBatchOnFunctionError)",
         );
       },
-    });
+    }).finally(() => this.outage.release(token));
   }
 
   /** The event Lambda would deliver: MSK's for `msk` events, SelfManagedKafka's (no ARN) for `kafka` events. */
@@ -460,15 +473,22 @@ export class KafkaPoller {
     return result;
   }
 
-  private async afterFailure(parts: BatchPart[], error: unknown, attempt: number): Promise<FailureVerdict> {
+  private async afterFailure(parts: BatchPart[], error: unknown, attempt: number, token: object): Promise<FailureVerdict> {
     this.stats.failedAttempts += 1;
     if (error instanceof TimeoutError) this.stats.timeouts += 1;
     if (error instanceof BatchItemFailuresError) this.stats.partialFailures += 1;
+    if (this.isOutage(error)) return this.holdThroughOutage(parts, error, attempt, token);
     const delayMs = backoffDelay(attempt, this.retry);
-    // The full error (stack, SQL) once per batch; repeats carry only the messages.
-    const reason = attempt === 1 ? { err: error } : { error: errorMessages(error) };
     this.log.error(
-      { ...reason, count: recordCount(parts), partitions: describe(parts), attempt, retryInMs: this.stopping ? null : delayMs },
+      {
+        error: this.describeError(error),
+        // The stack once per batch, for a defect's where; repeats carry only the description.
+        ...(attempt === 1 && error instanceof Error ? { stack: error.stack } : {}),
+        count: recordCount(parts),
+        partitions: describe(parts),
+        attempt,
+        retryInMs: this.stopping ? null : delayMs,
+      },
       "handler failed; offsets not committed (the batch is retried, bisected or given up on, as the settings say)",
     );
     if (this.stopping || !this.consumer) return "stopped";
@@ -481,6 +501,32 @@ export class KafkaPoller {
       consumer: this.consumer,
     });
     return this.stopping ? "stopped" : verdict;
+  }
+
+  /**
+   * An outage (the isOutage hook said so): not the records' fault, so the attempt counts toward nothing and
+   * the batch is not bisected. Its partitions are paused (nothing more is fetched for them) for a capped
+   * backoff, then the same batch is invoked again, for as long as it takes; the member keeps heart-beating, so
+   * it keeps its partitions. Logged once per change of state (OutageLog), never once per attempt.
+   */
+  private async holdThroughOutage(parts: BatchPart[], error: unknown, attempt: number, token: object): Promise<FailureVerdict> {
+    this.stats.outageAttempts += 1;
+    const consumer = this.consumer;
+    if (this.stopping || !consumer) return "stopped";
+    const partitions = describe(parts);
+    this.outage.hold(token, recordCount(parts), this.describeError(error), partitions);
+    const delayMs = Math.min(backoffDelay(attempt, this.retry), this.outageMaxDelayMs);
+    this.log.debug({ error: this.describeError(error), attempt, retryInMs: delayMs }, "outage: batch held");
+    const byTopic = new Map<string, Set<number>>();
+    for (const { topic, partition } of parts) byTopic.set(topic, (byTopic.get(topic) ?? new Set()).add(partition));
+    const topicPartitions = [...byTopic].map(([topic, set]) => ({ topic, partitions: [...set] }));
+    consumer.pause(topicPartitions);
+    try {
+      await sleep(delayMs, undefined, { signal: this.stopController.signal }).catch(() => {});
+    } finally {
+      consumer.resume(topicPartitions);
+    }
+    return this.stopping ? "stopped" : "outage";
   }
 
   /** Retries exhausted: to the on-failure destination (until the broker takes them), or discarded with an error log. */

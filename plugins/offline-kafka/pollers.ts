@@ -1,23 +1,26 @@
 import { config } from "../../lib/config.js";
+import { classifyFailure, describeFailure } from "../../lib/db/failures.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { releaseClients } from "../../lib/lifecycle.js";
 import { logger } from "../../lib/logger.js";
 import { watchConsumerLag } from "../../lib/metrics.js";
-import { databaseAnswers } from "./database-probe.js";
 import { collectKafkaEventDefinitions, type KafkaEventDefinition } from "./event-definition.js";
 import { loadHandler } from "./handler-loader.js";
 import { KafkaPoller } from "./poller.js";
 import type { PollerOptions } from "./poller-options.js";
-import { pauseWhileDown } from "./retry.js";
 
 const log = logger.child({ component: "offline-kafka" });
 
 /**
- * The pollers' retry policy (issue 6): the consume function writes PostgreSQL, so a failed batch during a
- * database outage pauses its partitions until `select 1` answers again, then is retried; any other
- * failure is retried after the capped backoff.
+ * txlog's outage policy for its pollers: a failure the consume function met in the database or the broker
+ * (lib/db/failures.ts: by SQLSTATE class and error type) or a function timeout is an outage, so the batch is
+ * held and retried until stored, never counted or dead-lettered; only a record's content makes poison, and
+ * the consume function dead-letters that itself.
  */
-export const pauseWhileDatabaseDown = pauseWhileDown({ dependency: "database", probe: databaseAnswers });
+export const txlogOutagePolicy = {
+  isOutage: (error: unknown) => classifyFailure(error) === "outage",
+  describeError: describeFailure,
+} satisfies Pick<PollerOptions, "isOutage" | "describeError">;
 
 export interface RunningPollers {
   pollers: KafkaPoller[];
@@ -59,7 +62,7 @@ export async function startPollers({
         return result;
       };
       const started = new KafkaPoller({
-        waitBeforeRetry: pauseWhileDatabaseDown,
+        ...txlogOutagePolicy,
         ...poller,
         functionTimeoutMs: timeoutMs,
         definition,

@@ -1,8 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer } from "kafkajs";
-import { logger } from "../../lib/logger.js";
-
-const log = logger.child({ component: "offline-kafka" });
 
 export interface RetryOptions {
   initialDelayMs: number;
@@ -25,8 +22,8 @@ export interface RetryContext {
 
 /**
  * How the poller waits before it invokes a failed batch again; the batch stays in memory, uncommitted,
- * meanwhile. Resolves "outage" when the failure came from a dependency being down: such an attempt counts
- * neither toward maximumRetryAttempts nor as a reason to bisect (an outage is not poison).
+ * meanwhile. Resolving "outage" makes the attempt count neither toward maximumRetryAttempts nor as a reason
+ * to bisect (PollerOptions.isOutage is the usual way to say a failure is an outage).
  */
 export type WaitBeforeRetry = (context: RetryContext) => Promise<"failure" | "outage">;
 
@@ -47,56 +44,4 @@ export function errorMessages(error: unknown): string {
     messages.push(current.message.split("\n")[0] ?? "");
   }
   return messages.length ? messages.join(" <- ") : String(error);
-}
-
-export interface PauseWhileDownOptions {
-  /** The dependency's name in logs, e.g. "database". */
-  dependency: string;
-  /** Resolves true when the dependency answers (e.g. `select 1`); must not throw. */
-  probe: () => Promise<boolean>;
-  /** The longest wait between two probes while the dependency is down. */
-  maxProbeIntervalMs?: number;
-}
-
-/**
- * A KafkaPoller `waitBeforeRetry` policy for a handler that failed because a dependency (the database)
- * is down: that is an outage, not poison, so the batch is neither dead-lettered nor skipped.
- * - The dependency answers: the failure was something else ("failure"); wait the usual backoff.
- * - It does not ("outage": the attempt is not counted and the batch not bisected): pause the failed batch's
- *   partitions (nothing more is fetched for them), probe with capped backoff until it answers, resume
- *   them, and let the poller retry the batch at once.
- * The batch stays in memory and uncommitted meanwhile, and the poller keeps heart-beating, so the
- * member keeps its partitions however long the outage lasts; a crash meanwhile redelivers from the
- * last commit.
- */
-export function pauseWhileDown({ dependency, probe, maxProbeIntervalMs = 1_000 }: PauseWhileDownOptions): WaitBeforeRetry {
-  return async ({ attempt, delayMs, signal, partitions, consumer }: RetryContext) => {
-    if (await probe()) {
-      await sleep(delayMs, undefined, { signal }).catch(() => {});
-      return "failure";
-    }
-    const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    const topicPartitions = [...byTopic].map(([topic, list]) => ({ topic, partitions: [...new Set(list)] }));
-    const started = performance.now();
-    consumer.pause(topicPartitions);
-    log.warn({ dependency, attempt, partitions: topicPartitions }, "dependency down: partitions paused until it answers");
-    try {
-      for (let probeAttempt = 1; !signal.aborted; probeAttempt += 1) {
-        const waitMs = Math.min(Math.max(delayMs, 100) * 2 ** Math.min(probeAttempt - 1, 10), maxProbeIntervalMs);
-        await sleep(waitMs, undefined, { signal }).catch(() => {});
-        if (signal.aborted) break;
-        if (await probe()) {
-          log.info(
-            { dependency, partitions: topicPartitions, downMs: Math.round(performance.now() - started), probes: probeAttempt },
-            "dependency answers again: partitions resumed, retrying the batch",
-          );
-          break;
-        }
-      }
-    } finally {
-      consumer.resume(topicPartitions);
-    }
-    return "outage";
-  };
 }

@@ -76,8 +76,8 @@ describe("fault: PostgreSQL down while the API and the worker run", () => {
     // Kafka holds the work: every post is still accepted.
     expect(during.filter((result) => result.status !== 202)).toEqual([]);
     await eventually(
-      "the worker pausing its partitions",
-      async () => worker.logs().some((line) => line.msg?.startsWith("dependency down")),
+      "the worker holding its batch (outage)",
+      async () => worker.logs().some((line) => line.msg?.startsWith("dependency outage:")),
       Boolean,
       30_000,
     );
@@ -100,7 +100,7 @@ describe("fault: PostgreSQL down while the API and the worker run", () => {
     const recoverMs = performance.now() - upAt;
     await eventually("the backlog committed", () => committedThroughStored(admin, database.pool, group, topic), Boolean);
     expect(await groupMembers()).toEqual({ state: "Stable", members: membersBefore.members });
-    expect(worker.logs().some((line) => line.msg?.startsWith("dependency answers again"))).toBe(true);
+    expect(worker.logs().some((line) => line.msg?.startsWith("dependency outage over"))).toBe(true);
 
     const accepted = acceptedIds([...before, ...during]);
     expect(accepted).toHaveLength(total);

@@ -12,8 +12,7 @@ import {
   KafkaPoller,
   loadHandler,
   type PollerDefinition,
-  pauseWhileDatabaseDown,
-  pauseWhileDown,
+  txlogOutagePolicy,
 } from "../../plugins/offline-kafka/index.js";
 import { committedByPartition, endOffsetTotal, eventually, storedCounts } from "../support/fault-infra.js";
 import { recordFaultRow, tally } from "../support/fault-results.js";
@@ -108,7 +107,7 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
     const poller = new KafkaPoller({
       definition: definition(topic, { maximumRetryAttempts: 2, bisectBatchOnFunctionError: true, onFailureTopic: destination }),
       retry: { initialDelayMs: 50, maxDelayMs: 200 },
-      waitBeforeRetry: pauseWhileDatabaseDown,
+      ...txlogOutagePolicy,
       invoke: async (event) => {
         invoked.push(valuesOf(event).length);
         if (valuesOf(event).includes("poison")) throw new Error("cannot process this record");
@@ -234,23 +233,16 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
     const { topic, destination } = await newTopics(3);
     const ids = await produce(topic, [4, 4, 4]);
     let databaseUp = false;
-    let probes = 0;
     const batchSizes: number[] = [];
     const poller = new KafkaPoller({
       // Retries 0 with bisecting: one counted failure would split the batch and the next dead-letter a record.
       definition: definition(topic, { maximumRetryAttempts: 0, bisectBatchOnFunctionError: true, onFailureTopic: destination }),
       retry: { initialDelayMs: 50, maxDelayMs: 200 },
-      waitBeforeRetry: pauseWhileDown({
-        dependency: "database",
-        probe: async () => {
-          probes += 1;
-          return databaseUp;
-        },
-        maxProbeIntervalMs: 200,
-      }),
+      ...txlogOutagePolicy,
       invoke: async (event) => {
         batchSizes.push(valuesOf(event).length);
-        if (!databaseUp) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+        // What pg throws when PostgreSQL refuses connections: a system error, classified as an outage by its code.
+        if (!databaseUp) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
         return consumeHandler(event);
       },
     });
@@ -258,8 +250,8 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
     let recoverMs = 0;
     try {
       await eventually(
-        "paused, probing",
-        async () => probes,
+        "held, retried",
+        async () => poller.stats.outageAttempts,
         (n) => n >= 5,
       );
       expect(await committedByPartition(admin, poller.definition.consumerGroupId, topic)).toEqual({});
@@ -289,7 +281,7 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
       deadLettered: 0,
       redelivered: 0,
       recoverMs,
-      note: `${poller.stats.failedAttempts} failed attempt(s) while the probe found it down: paused, not counted, not bisected; ${probes} probes`,
+      note: `${poller.stats.outageAttempts} attempt(s) failed with ECONNREFUSED (an outage by its code): paused, not counted, not bisected`,
     });
   });
 });

@@ -69,12 +69,28 @@ describe("npx sls package (offline)", () => {
       MaximumBatchingWindowInSeconds: 0,
       EventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: expect.any(String) },
-      // The error handling, on the msk event since the move to osls (custom.offlineKafka before).
-      MaximumRetryAttempts: 10,
-      BisectBatchOnFunctionError: true,
-      DestinationConfig: { OnFailure: { Destination: "kafka://transactions.dead-letter" } },
+      // Only content is poison, and the function dead-letters it itself: every function error is an outage,
+      // retried until stored. No limit, no bisecting, no destination could send a valid record away.
+      MaximumRetryAttempts: -1,
+      BisectBatchOnFunctionError: false,
       ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
     });
+    expect(mapping?.Properties).not.toHaveProperty("DestinationConfig");
+    expect(mapping?.Properties).not.toHaveProperty("MaximumRecordAgeInSeconds");
+    // A stuck partition alarms instead: OffsetLag and Errors of the consume function, to the alarm topic.
+    const alarms = resources.filter((resource) => resource.Type === "AWS::CloudWatch::Alarm").map((alarm) => alarm.Properties);
+    expect(alarms).toEqual(
+      expect.arrayContaining(
+        ["OffsetLag", "Errors"].map((metric) =>
+          expect.objectContaining({
+            Namespace: "AWS/Lambda",
+            MetricName: metric,
+            Dimensions: [{ Name: "FunctionName", Value: "txlog-local-consume" }],
+            AlarmActions: [{ Ref: "AlarmTopic" }],
+          }),
+        ),
+      ),
+    );
     const runtimes = resources.filter((resource) => resource.Type === "AWS::Lambda::Function").map((r) => r.Properties.Runtime);
     expect(new Set(runtimes)).toEqual(new Set(["nodejs22.x"]));
   }, 180_000);
