@@ -34,6 +34,25 @@ export class InvalidInputError extends TxlogError {
 /** Nothing is stored under the name or id asked for (yet). */
 export class NotFoundError extends TxlogError {}
 
+/**
+ * The transaction was accepted but will not be stored as it is: the consumer dead-lettered its record
+ * (invalid, refused by the database, or conflicting with a stored id), with this reason.
+ */
+export class TransactionDeadLetteredError extends TxlogError {
+  readonly issues: FieldIssue[];
+  constructor(
+    readonly transactionId: string,
+    readonly reason: string,
+    readonly detail: string,
+    readonly at: Date,
+  ) {
+    super(
+      `transaction ${transactionId} was not stored: its record was dead-lettered at ${at.toISOString()} (${reason}: ${detail})`,
+    );
+    this.issues = [{ field: "id", reason: `dead-lettered: ${reason}` }];
+  }
+}
+
 /** An Idempotency-Key was used before with a different request body. */
 export class IdempotencyConflictError extends TxlogError {
   readonly issues: FieldIssue[];

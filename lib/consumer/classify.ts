@@ -28,6 +28,16 @@ export interface PoisonRecord {
   record: DecodedRecord;
   reason: PoisonReason;
   detail: string;
+  /** The transaction id the record names, when it names a valid one (to answer GET /transactions/{id}). */
+  transactionId?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The `id` of a decoded message that failed validation, if it is a UUID. */
+function namedId(json: unknown): string | undefined {
+  const id = json !== null && typeof json === "object" ? (json as { id?: unknown }).id : undefined;
+  return typeof id === "string" && UUID.test(id) ? id.toLowerCase() : undefined;
 }
 
 export interface ValidRecord {
@@ -69,7 +79,7 @@ export function classifyRecord(record: DecodedRecord): ValidRecord | PoisonRecor
   const parsed = TransactionMessage.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "$"}: ${issue.message}`);
-    return { record, reason: "invalid", detail: cut(issues.join("; ")) };
+    return { record, reason: "invalid", detail: cut(issues.join("; ")), transactionId: namedId(json) };
   }
   return { record, message: parsed.data };
 }

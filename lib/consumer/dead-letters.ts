@@ -45,7 +45,7 @@ export function toDeadLetterMessage({ record, reason, detail }: PoisonRecord): M
 
 /** The dead_letters rows of poison records: the raw value base64, text columns made safe for PostgreSQL. */
 export function toDeadLetterRows(poison: PoisonRecord[]): (typeof deadLetters.$inferInsert)[] {
-  return poison.map(({ record, reason, detail }) => ({
+  return poison.map(({ record, reason, detail, transactionId }) => ({
     topic: safeText(record.topic, MAX_KEY_CHARS),
     partition: record.partition,
     offset: record.offset,
@@ -53,6 +53,7 @@ export function toDeadLetterRows(poison: PoisonRecord[]): (typeof deadLetters.$i
     value: record.value.toString("base64"),
     reason,
     detail: safeText(detail),
+    transactionId: transactionId ?? null,
   }));
 }
 

@@ -110,11 +110,17 @@ async function findConflicts(db: Pick<Database, "select">, repeated: ValidRecord
         conflicts.push({
           record,
           reason: "idempotency-conflict",
+          transactionId: message.id,
           detail: `id ${message.id} is stored with another request body under the same Idempotency-Key`,
         });
       }
     } else if (storedContent(row) !== messageContent(message)) {
-      conflicts.push({ record, reason: "id-conflict", detail: `id ${message.id} is stored with other content` });
+      conflicts.push({
+        record,
+        reason: "id-conflict",
+        detail: `id ${message.id} is stored with other content`,
+        transactionId: message.id,
+      });
     }
   }
   return conflicts;
@@ -189,6 +195,7 @@ async function storeBatch(db: Database, valid: ValidRecord[], poison: PoisonReco
             record: candidate.record,
             reason: "rejected",
             detail: `the database refused it: ${describeFailure(error)}`,
+            transactionId: candidate.message.id,
           });
         }
       }

@@ -76,7 +76,12 @@ export const deadLetters = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
     /** When `npm run dead-letters -- redrive` last produced the record to its source topic again; null: never. */
     redrivenAt: timestamp("redriven_at", { withTimezone: true, mode: "date", precision: 3 }),
+    /** The transaction's id when the record names one (GET /transactions/{id} tells a client it was dead-lettered). */
+    transactionId: uuid("transaction_id"),
   },
-  // Redelivery of the same offset must not add a second dead letter.
-  (table) => [uniqueIndex("dead_letters_source_idx").on(table.topic, table.partition, table.offset)],
+  (table) => [
+    // Redelivery of the same offset must not add a second dead letter.
+    uniqueIndex("dead_letters_source_idx").on(table.topic, table.partition, table.offset),
+    index("dead_letters_transaction_idx").on(table.transactionId).where(sql`${table.transactionId} is not null`),
+  ],
 );

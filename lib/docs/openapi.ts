@@ -152,6 +152,19 @@ const brokerUnavailable: ResponseConfig = {
   headers: z.object({ "Retry-After": z.string().meta({ example: String(BROKER_RETRY_AFTER_SECONDS) }) }),
 };
 
+const databaseUnavailable: ResponseConfig = {
+  ...problem(
+    `The database could not answer within the read budget (DATABASE_READ_TIMEOUT_MS, 3 s by default: a table locked, the server restarting or overloaded); the query was cancelled on the server. Retry after Retry-After seconds.`,
+    {
+      status: 503,
+      error: "Service Unavailable",
+      message:
+        "the database is temporarily unavailable (SQLSTATE 57014: canceling statement due to statement timeout); retry later",
+    },
+  ),
+  headers: z.object({ "Retry-After": z.string().meta({ example: "5" }) }),
+};
+
 const missingApiKey: ResponseConfig = {
   description: `No or an unknown ${API_KEY_HEADER} header (answered by API Gateway, before the function).`,
   ...json(GatewayMessageRef, { message: "Forbidden" }),
@@ -293,6 +306,16 @@ export const documentedRoutes: RouteConfig[] = [
         error: "Not Found",
         message: `no transaction ${storedPayment.id} is stored (yet); accepted transactions appear within seconds`,
       }),
+      410: problem(
+        "Accepted, but its record was dead-lettered (invalid, refused by the database, or conflicting with a stored id): it will not appear unless the dead letter is redriven.",
+        {
+          status: 410,
+          error: "Gone",
+          message: `transaction ${storedPayment.id} was not stored: its record was dead-lettered at 2025-06-18T09:12:40.511Z (rejected: the database refused it: SQLSTATE 23514 (transactions.amount_limit))`,
+          issues: [{ field: "id", reason: "dead-lettered: rejected" }],
+        },
+      ),
+      503: databaseUnavailable,
     },
   },
   {
@@ -312,6 +335,7 @@ export const documentedRoutes: RouteConfig[] = [
         issues: [{ field: "limit", reason: "at most 1000" }],
       }),
       403: missingApiKey,
+      503: databaseUnavailable,
     },
   },
   {
@@ -349,6 +373,7 @@ export const documentedRoutes: RouteConfig[] = [
         issues: [{ field: "stepFrom", reason: "stepFrom must not be greater than stepTo" }],
       }),
       403: missingApiKey,
+      503: databaseUnavailable,
     },
   },
   {

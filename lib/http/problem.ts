@@ -7,6 +7,7 @@ import {
   NotFoundError,
   ProduceQueueFullError,
   RequestInFlightError,
+  TransactionDeadLetteredError,
   TransactionLogUnavailableError,
 } from "../errors.js";
 import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from "./errors.js";
@@ -28,6 +29,7 @@ const REASON_PHRASES: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
+  410: "Gone",
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
@@ -65,6 +67,8 @@ export function problemOf(error: unknown): ProblemSpec {
   }
   if (error instanceof MalformedJsonError) return { status: 400, message: error.message };
   if (error instanceof NotFoundError) return { status: 404, message: error.message };
+  // Gone: polling again will not make it appear (unless someone redrives the dead letter).
+  if (error instanceof TransactionDeadLetteredError) return { status: 410, message: error.message, issues: error.issues };
   if (error instanceof RequestInFlightError) {
     return { status: 409, message: error.message, headers: { "Retry-After": String(error.retryAfterSeconds) } };
   }

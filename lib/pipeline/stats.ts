@@ -209,8 +209,11 @@ export async function checkConsumer(
   }
 }
 
-/** How long each database or Kafka read of the stats may take; past it that part is null. */
-export const STATS_PART_TIMEOUT_MS = 3_000;
+/**
+ * How long each database or Kafka read of the stats may take; past it that part is null. Longer than the
+ * read pool's statement timeout (3 s by default), so a database read ends with the server's own reason.
+ */
+export const STATS_PART_TIMEOUT_MS = 4_000;
 
 type Part<T> = { value: T; unavailable?: undefined } | { value: null; unavailable: string };
 

@@ -2,8 +2,8 @@ import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
-import { type TransactionRow, transactions } from "../db/schema.js";
-import { InvalidInputError, NotFoundError } from "../errors.js";
+import { deadLetters, type TransactionRow, transactions } from "../db/schema.js";
+import { InvalidInputError, NotFoundError, TransactionDeadLetteredError } from "../errors.js";
 import { ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 
@@ -168,7 +168,18 @@ export function parseTransactionId(id: string | undefined): string {
 
 /** The stored row, or NotFoundError while the consumer has not stored it (yet). */
 export async function getTransaction(id: string, db?: Database): Promise<TransactionView> {
-  const [row] = await readDatabase((reader) => reader.select().from(transactions).where(eq(transactions.id, id)).limit(1), db);
-  if (!row) throw new NotFoundError(`no transaction ${id} is stored (yet); accepted transactions appear within seconds`);
-  return toView(row);
+  const { row, deadLetter } = await readDatabase(async (reader) => {
+    const [stored] = await reader.select().from(transactions).where(eq(transactions.id, id)).limit(1);
+    if (stored) return { row: stored, deadLetter: undefined };
+    const [letter] = await reader
+      .select({ reason: deadLetters.reason, detail: deadLetters.detail, createdAt: deadLetters.createdAt })
+      .from(deadLetters)
+      .where(eq(deadLetters.transactionId, id))
+      .orderBy(desc(deadLetters.id))
+      .limit(1);
+    return { row: undefined, deadLetter: letter };
+  }, db);
+  if (row) return toView(row);
+  if (deadLetter) throw new TransactionDeadLetteredError(id, deadLetter.reason, deadLetter.detail, deadLetter.createdAt);
+  throw new NotFoundError(`no transaction ${id} is stored (yet); accepted transactions appear within seconds`);
 }

@@ -188,6 +188,7 @@ describe("dead letters: import and render", () => {
     detail: "transaction.amount: at most 2 decimal places",
     createdAt: new Date("2026-11-30T08:00:00Z"),
     redrivenAt: null,
+    transactionId: null,
     ...values,
   });
 

@@ -1,0 +1,2 @@
+ALTER TABLE "dead_letters" ADD COLUMN "transaction_id" uuid;--> statement-breakpoint
+CREATE INDEX "dead_letters_transaction_idx" ON "dead_letters" USING btree ("transaction_id") WHERE "dead_letters"."transaction_id" is not null;
