@@ -10,7 +10,13 @@ import {
   TransactionDeadLetteredError,
   TransactionLogUnavailableError,
 } from "../errors.js";
-import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from "./errors.js";
+import {
+  HostNotAllowedError,
+  MalformedJsonError,
+  OriginNotAllowedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from "./errors.js";
 
 /** Seconds a client should wait before retrying while Kafka is unreachable. */
 export const BROKER_RETRY_AFTER_SECONDS = 5;
@@ -32,6 +38,7 @@ const REASON_PHRASES: Record<number, string> = {
   410: "Gone",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  421: "Misdirected Request",
   422: "Unprocessable Content",
   500: "Internal Server Error",
   503: "Service Unavailable",
@@ -72,8 +79,11 @@ export function problemOf(error: unknown): ProblemSpec {
   if (error instanceof RequestInFlightError) {
     return { status: 409, message: error.message, headers: { "Retry-After": String(error.retryAfterSeconds) } };
   }
+  if (error instanceof OriginNotAllowedError) return { status: 403, message: error.message };
   if (error instanceof PayloadTooLargeError) return { status: 413, message: error.message };
   if (error instanceof UnsupportedMediaTypeError) return { status: 415, message: error.message };
+  // 421 rather than 403: the request reached a server that is not the one its Host names, which no API key changes.
+  if (error instanceof HostNotAllowedError) return { status: 421, message: error.message };
   if (error instanceof IdempotencyConflictError) return { status: 422, message: error.message, issues: error.issues };
   if (error instanceof ProduceQueueFullError) {
     return {

@@ -9,6 +9,23 @@ import { z } from "zod";
  */
 const port = z.coerce.number().int().min(1).max(65535);
 
+function commaList(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** scheme://host[:port] exactly as a browser sends it in Origin (http or https; no "*", no path). */
+function isWebOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 const InfraSettingsSchema = z.object({
   /**
    * The native brokers' controller (KRaft quorum) port: one, or one per broker ("9093,9095,9097"); with one,
@@ -27,6 +44,26 @@ const InfraSettingsSchema = z.object({
   HTTP_PORT: port.default(3000),
   /** The address serverless-offline listens on (serverless.yml reads it): loopback unless told otherwise. */
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  /**
+   * Host names the local server answers besides localhost, *.localhost, IP addresses and HTTP_HOST
+   * (plugins/offline-guard): comma-separated, e.g. "txlog.test,api". Any other Host header gets 421.
+   */
+  HTTP_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform(commaList)
+    .pipe(z.array(z.string().regex(/^[a-z0-9.-]+$/i, "expected a host name without port, e.g. txlog.test"))),
+  /**
+   * Web origins other than the API's own whose pages may call the local server from a browser (CORS):
+   * comma-separated, e.g. "http://localhost:5173". Empty: no cross-origin grant at all.
+   */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform(commaList)
+    .pipe(
+      z.array(z.string().refine(isWebOrigin, "expected an origin such as http://localhost:5173 (scheme://host[:port], no path)")),
+    ),
   /**
    * serverless-offline's Lambda invoke server (serverless.yml reads it): a TCP port, or a Unix socket path
    * (with a "/"). Unset, npm start and the tests put a socket in a private temporary directory.
