@@ -137,9 +137,12 @@ export class PrivatePostgres {
     await waitFor(`PostgreSQL on 127.0.0.1:${this.options.port}`, () => postgresAnswers(this.url), { timeoutMs: 30_000 });
   }
 
-  /** Fast shutdown: aborts open transactions (their clients see errors), keeps committed data. */
-  async stop(): Promise<void> {
-    if (this.isRunning()) this.run("pg_ctl", ["stop", "-w", "-m", "fast", "-D", this.dataDir]);
+  /**
+   * Fast shutdown (the default): aborts open transactions (their clients see errors), keeps committed data.
+   * Immediate: as a crash or a failover looks to clients (no goodbye; recovery on the next start).
+   */
+  async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
+    if (this.isRunning()) this.run("pg_ctl", ["stop", "-w", "-m", mode, "-D", this.dataDir]);
   }
 }
 

@@ -374,8 +374,11 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
 
   it("PostgreSQL restarted under load: the process survives, every accepted transaction is stored", async () => {
     const load = startLoad(server, 4, 5);
+    // Idle connections in both pools when the server goes away: each must fail without taking the process down.
+    await Promise.all(Array.from({ length: 30 }, () => get("/reports?limit=5")));
     await sleep(3_000);
-    await database.server.stop();
+    // Immediate: what a crash or a failover looks like to the connections (no goodbye), the harshest restart.
+    await database.server.stop("immediate");
     await sleep(2_000);
     await database.server.start();
     const upAt = performance.now();
@@ -390,7 +393,7 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
     expect((await get("/health")).body.status).toBe("up");
     expect(serverAlive()).toBe(true);
     recordFaultRow({
-      scenario: "PostgreSQL restarted (fast shutdown, 2 s down) under load (npm start)",
+      scenario: "PostgreSQL restarted (immediate shutdown, 2 s down) under load (npm start)",
       accepted: ids.length,
       stored: result.stored,
       lost: result.lost,
