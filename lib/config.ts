@@ -69,7 +69,7 @@ const ConfigSchema = z
      * The API's reads: PostgreSQL cancels a read statement running longer (a lock, a slow plan), and the route
      * answers 503 + Retry-After. With the 1 s wait for a connection, a read answers within about 5 s.
      */
-    DATABASE_READ_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(3_000),
+    DATABASE_READ_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(2_500),
     /** Set by `serverless invoke local`: one invocation per process, so handlers release their clients after it. */
     IS_LOCAL: z.stringbool().default(false),
     /** Set by serverless-offline for the handlers it runs: there the API key is read from x-api-key (lib/http/api-key.ts). */

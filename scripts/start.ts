@@ -21,7 +21,7 @@ import { ensureTopics } from "../lib/kafka/admin.js";
 import { logger } from "../lib/logger.js";
 import { cliCommand, parseOrExit, usageError } from "./cli/args.js";
 import { describeError } from "./cli/run.js";
-import { applyRecordedInfra, infraSettings, infraUp } from "./infra/index.js";
+import { applyRecordedInfra, infraSettings, infraUp, OFFLINE_NODE_FLAGS } from "./infra/index.js";
 
 // start has no options of its own: whatever follows a `--` goes to `serverless offline start`, which
 // checks it itself (so a mistyped option of ours is never passed on, nor one of its taken for ours).
@@ -125,10 +125,8 @@ async function main(): Promise<void> {
   const lambdaSocketDir = infraSettings.LAMBDA_PORT === undefined ? mkdtempSync(join(tmpdir(), "txlog-lambda-")) : undefined;
   const lambdaPort = lambdaSocketDir ? join(lambdaSocketDir, "invoke.sock") : String(infraSettings.LAMBDA_PORT);
   // Memory for a server that answers a developer (npm run bench, stage 6; the bench's API stages run serverless
-  // offline without these): young-generation semi-spaces of 4 MB instead of 16 (~20-30 MB less RSS at rest and
-  // under load) and an old space collected before it passes 320 MB (its live data is ~100 MB at rest).
-  const nodeFlags = ["--max-semi-space-size=4", "--max-old-space-size=320"];
-  const server = spawn(process.execPath, [...nodeFlags, SERVERLESS_BIN, "offline", "start", ...serverlessOptions], {
+  // offline without these).
+  const server = spawn(process.execPath, [...OFFLINE_NODE_FLAGS, SERVERLESS_BIN, "offline", "start", ...serverlessOptions], {
     cwd: REPO_ROOT,
     // The database infra:up found or started, whatever the shell had; the rest passes through.
     env: {

@@ -154,7 +154,7 @@ const brokerUnavailable: ResponseConfig = {
 
 const databaseUnavailable: ResponseConfig = {
   ...problem(
-    `The database could not answer within the read budget (DATABASE_READ_TIMEOUT_MS, 3 s by default: a table locked, the server restarting or overloaded); the query was cancelled on the server. Retry after Retry-After seconds.`,
+    `The database could not answer within the read budget (DATABASE_READ_TIMEOUT_MS, 2.5 s by default: a table locked, the server restarting or overloaded); the query was cancelled on the server. Retry after Retry-After seconds.`,
     {
       status: 503,
       error: "Service Unavailable",

@@ -211,7 +211,7 @@ export async function checkConsumer(
 
 /**
  * How long each database or Kafka read of the stats may take; past it that part is null. Longer than the
- * read pool's statement timeout (3 s by default), so a database read ends with the server's own reason.
+ * read pool's statement timeout (2.5 s by default), so a database read ends with the server's own reason.
  */
 export const STATS_PART_TIMEOUT_MS = 4_000;
 

@@ -50,6 +50,7 @@ export {
   infraSettings,
   infraStateFile,
   loadInfraSettings,
+  OFFLINE_NODE_FLAGS,
   recordedDatabaseUrl,
   recordedKafkaBrokers,
 } from "./settings.js";

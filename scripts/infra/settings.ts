@@ -83,6 +83,13 @@ export type InfraSettings = z.infer<typeof InfraSettingsSchema> & {
   DATABASE_URL: string | undefined;
 };
 
+/**
+ * Node flags of the `serverless offline start` process npm start runs: young-generation semi-spaces of 4 MB
+ * instead of 16 (~20-30 MB less RSS at rest and under load) and an old space collected before it passes
+ * 320 MB (its live data is ~100 MB at rest). Tests that run the server as npm start does use them too.
+ */
+export const OFFLINE_NODE_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=320"];
+
 export class InfraSettingsError extends Error {
   override name = "InfraSettingsError";
 }

@@ -40,6 +40,8 @@ export interface OfflineOptions {
   config?: string;
   /** How long to wait for the server to answer HTTP. */
   startTimeoutMs?: number;
+  /** Node flags of the server process (OFFLINE_NODE_FLAGS: the heap npm start gives it). */
+  nodeFlags?: string[];
 }
 
 /**
@@ -67,7 +69,14 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   };
   const child = spawn(
     process.execPath,
-    [SERVERLESS_BIN, "offline", "start", ...(options.config ? ["--config", options.config] : []), ...(options.flags ?? [])],
+    [
+      ...(options.nodeFlags ?? []),
+      SERVERLESS_BIN,
+      "offline",
+      "start",
+      ...(options.config ? ["--config", options.config] : []),
+      ...(options.flags ?? []),
+    ],
     {
       cwd: REPO_ROOT,
       env,
