@@ -240,14 +240,16 @@ async function persistBatch(
   const deadLetterTopic = options.deadLetterTopic ?? config.DEAD_LETTER_TOPIC;
 
   const { records, valid, poison } = decodeBatch(event);
-  for (const { record, reason, detail } of poison) {
-    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "poison record");
+  // Reason and place only: a detail can quote the record (a JSON parse error does), and record contents
+  // (amounts, account names) never go into logs; the dead_letters row keeps it.
+  for (const { record, reason } of poison) {
+    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason }, "poison record");
   }
 
   const { inserted, rejected, conflicts } =
     records.length > 0 ? await storeOrClassify(db, valid, poison) : { inserted: 0, rejected: [], conflicts: [] };
-  for (const { record, reason, detail } of [...rejected, ...conflicts]) {
-    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason, detail }, "record not stored");
+  for (const { record, reason } of [...rejected, ...conflicts]) {
+    log.warn({ topic: record.topic, partition: record.partition, offset: record.offset, reason }, "record not stored");
   }
   const deadLettered = [...poison, ...rejected, ...conflicts];
   // After the commit: a produce failure retries the batch, and the inserts above are idempotent.

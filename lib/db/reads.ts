@@ -1,4 +1,5 @@
 import { DependencyUnavailableError } from "../errors.js";
+import { logger } from "../logger.js";
 import { type Database, getReadDb, getReadPool } from "./client.js";
 import { asDependencyError } from "./failures.js";
 
@@ -17,11 +18,51 @@ export async function readDatabase<T>(query: (db: Database) => Promise<T>, db?: 
   if (!db) {
     const waiting = getReadPool().waitingCount;
     if (waiting >= MAX_WAITING_READS)
-      throw new DependencyUnavailableError("database", `${waiting} reads are already waiting for a connection`, 1);
+      throw outage.failed(new DependencyUnavailableError("database", `${waiting} reads are already waiting for a connection`, 1));
   }
   try {
-    return await query(db ?? getReadDb());
+    const result = await query(db ?? getReadDb());
+    outage.answered();
+    return result;
   } catch (error) {
-    throw asDependencyError("database", error);
+    const wrapped = asDependencyError("database", error);
+    throw wrapped instanceof DependencyUnavailableError ? outage.failed(wrapped) : wrapped;
   }
 }
+
+/**
+ * Reads failing for an outage, logged once when they start failing (and when the cause changes) and once
+ * when they answer again, with how long and how many were refused: not a line per request.
+ */
+class ReadOutageLog {
+  private since: number | undefined;
+  private cause = "";
+  private refused = 0;
+
+  failed(error: DependencyUnavailableError): DependencyUnavailableError {
+    this.refused += 1;
+    if (this.since === undefined || error.reason !== this.cause) {
+      log.warn(
+        { cause: error.reason, ...(this.since === undefined ? {} : { previousCause: this.cause, downMs: this.downMs() }) },
+        "database reads failing: answered 503 until the database serves again",
+      );
+      this.since ??= performance.now();
+      this.cause = error.reason;
+    }
+    return error;
+  }
+
+  answered(): void {
+    if (this.since === undefined) return;
+    log.info({ cause: this.cause, downMs: this.downMs(), refused: this.refused }, "database reads answer again");
+    this.since = undefined;
+    this.refused = 0;
+  }
+
+  private downMs(): number {
+    return Math.round(performance.now() - (this.since ?? performance.now()));
+  }
+}
+
+const log = logger.child({ component: "database" });
+const outage = new ReadOutageLog();

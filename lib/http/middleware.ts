@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { DependencyUnavailableError } from "../errors.js";
 import { logger } from "../logger.js";
 import { problemOf, problemResponse } from "./problem.js";
 
@@ -12,7 +13,9 @@ export function problemResponder(): MiddlewareObj<APIGatewayProxyEvent, APIGatew
     onError: (request) => {
       const problem = problemOf(request.error);
       const context = { method: request.event?.httpMethod, path: request.event?.path, status: problem.status };
-      if (problem.status >= 500) log.error({ ...context, err: request.error }, problem.message);
+      // A dependency's outage is logged where it is seen, once per change of state (lib/db/reads.ts), not per request.
+      if (request.error instanceof DependencyUnavailableError) log.debug(context, problem.message);
+      else if (problem.status >= 500) log.error({ ...context, err: request.error }, problem.message);
       else log.debug({ ...context, issues: problem.issues }, problem.message);
       request.response = problemResponse(problem);
     },
