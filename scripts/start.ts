@@ -12,6 +12,7 @@
 import "./infra/local-env.js";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -97,8 +98,38 @@ async function answersHttp(host: string, port: number): Promise<boolean> {
   }
 }
 
+/** True when something already listens on host:port (an address we may not bind also counts as taken). */
+function portTaken(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveTaken) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => resolveTaken(error.code === "EADDRINUSE" || error.code === "EACCES"));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolveTaken(false)));
+  });
+}
+
+/**
+ * Before anything else: serverless offline would find a taken port only after bundling (~15 s) and then print
+ * a stack trace. One line instead, and nothing of the server already running there is touched.
+ */
+async function refuseTakenPorts(): Promise<void> {
+  const { HTTP_HOST, HTTP_PORT, WEBSOCKET_PORT, LAMBDA_PORT } = infraSettings;
+  const ports: [string, number][] = [
+    ["HTTP_PORT", HTTP_PORT],
+    ["WEBSOCKET_PORT", WEBSOCKET_PORT],
+    ...(typeof LAMBDA_PORT === "number" ? ([["LAMBDA_PORT", LAMBDA_PORT]] as [string, number][]) : []),
+  ];
+  for (const [name, port] of ports) {
+    if (await portTaken(HTTP_HOST, port)) {
+      throw new Error(
+        `${HTTP_HOST}:${port} (${name}) is already in use, by another npm start or another program: stop it, or set ${name} to a free port`,
+      );
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const startedAt = performance.now();
+  await refuseTakenPorts();
   await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
   // Re-read: infra:up may have started a private PostgreSQL and recorded its URL.
   applyRecordedInfra();

@@ -3,8 +3,8 @@ import { resolve } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { TransactionInput } from "../../lib/transaction.js";
 
-/** The shared PaySim sample (read in place, never copied into the repo); override with --data. */
-export const DEFAULT_PAYSIM_CSV = resolve(import.meta.dirname, "../../../shared/data/paysim-sample.csv");
+/** The real PaySim sample in the repository (data/README.md); override with --data. */
+export const DEFAULT_PAYSIM_CSV = resolve(import.meta.dirname, "../../data/paysim-sample.csv");
 
 type CsvRecord = Record<string, string>;
 

@@ -22,7 +22,7 @@ export function pipelineEnv(context: RunContext, topic: string, extra: NodeJS.Pr
     DATABASE_URL: context.databaseUrl,
     TRANSACTIONS_TOPIC: topic,
     DEAD_LETTER_TOPIC: `${topic}.dead-letter`,
-    // Per-request log lines cost measurable time (shared/notes/measured-facts.md); warnings still show.
+    // Per-request log lines cost measurable time; warnings still show.
     LOG_LEVEL: "warn",
     API_KEY: BENCH_API_KEY,
     ...extra,

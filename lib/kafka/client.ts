@@ -1,6 +1,7 @@
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
 import { type Config, config } from "../config.js";
 import { logger } from "../logger.js";
+import { fixKafkaJsRequestQueue } from "./kafkajs-request-queue-fix.js";
 
 const kafkaLog = logger.child({ component: "kafkajs" });
 
@@ -56,6 +57,9 @@ export function kafkaSecurity(settings: SecurityConfig): Pick<KafkaConfig, "ssl"
   })();
   return { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
 }
+
+// Before any connection: every client of this process (and of a bundle carrying lib/) shares the fixed queue.
+fixKafkaJsRequestQueue();
 
 /** The one Kafka client of this process; the producer, the admins and the local trigger's consumers come from it. */
 export const kafka = new Kafka({

@@ -14,6 +14,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import { fixKafkaJsRequestQueue } from "../../lib/kafka/kafkajs-request-queue-fix.js";
 import { isAlive, stopProcess, waitFor } from "./process.js";
 
 /** The pinned Apache Kafka release; its jars come from Maven Central via infra/kafka/pom.xml. */
@@ -24,6 +25,9 @@ const CLUSTER_ID = "dHhsb2ctbG9jYWwtY2x1c3Q";
 
 /** TLS and SASL for a probe of a listener that wants them (kafkajs's own options). */
 export type ClientSecurity = Pick<KafkaConfig, "ssl" | "sasl">;
+
+// infra:up probes with KafkaJS before (or without) anything importing lib/kafka/client.ts.
+fixKafkaJsRequestQueue();
 
 /** True when a broker at `brokers` answers a Metadata request. */
 export async function kafkaAnswers(brokers: string[], timeoutMs = 2_000, security: ClientSecurity = {}): Promise<boolean> {

@@ -2,7 +2,7 @@ import type { TransactionType } from "../../lib/transaction.js";
 
 /**
  * The distributions the generator draws from, each fitted to the real PaySim sample
- * (/work/shared/data/paysim-sample.csv, 41,371 rows; see its README). Log-normal parameters are the
+ * (data/paysim-sample.csv, 41,371 rows; see data/README.md). Log-normal parameters are the
  * mean and standard deviation of ln(value) per type. Shares are fractions of that type's rows
  * (python over the sample; the figures are checked against a generated file in test/unit/paysim-generator.test.ts).
  */

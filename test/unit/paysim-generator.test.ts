@@ -7,7 +7,7 @@ import { SAMPLE_ROWS_PER_HOUR } from "../../scripts/paysim/model.js";
 
 /**
  * The generated data against the figures documented for the real sample
- * (/work/shared/data/README.md, "Facts about this sample"), for a file of the sample's size.
+ * (data/README.md, "Facts about this sample"), for a file of the sample's size.
  */
 const ROWS = 41_371;
 const rows: GeneratedRow[] = [...generatePaysimRows({ rows: ROWS, seed: 20_170_101 })];
