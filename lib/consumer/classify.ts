@@ -21,6 +21,8 @@ export type PoisonReason = (typeof POISON_REASONS)[number];
 
 /** Larger values are dead-lettered unread: Kafka's default message.max.bytes is about 1 MiB. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
+/** How much later than its Kafka timestamp a record's receivedAt may be (clocks of producer and broker differ a little). */
+export const MAX_RECEIVED_AT_SKEW_MS = 60_000;
 /** Dead-letter detail (DB column and header) is cut to this many characters. */
 const MAX_DETAIL_CHARS = 1_000;
 
@@ -80,6 +82,17 @@ export function classifyRecord(record: DecodedRecord): ValidRecord | PoisonRecor
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "$"}: ${issue.message}`);
     return { record, reason: "invalid", detail: cut(issues.join("; ")), transactionId: namedId(json) };
+  }
+  // The API stamps receivedAt just before it produces, so the record's Kafka timestamp is later. One from the
+  // future would pin the top of every newest-first read for as long as the log lives.
+  const receivedAt = Date.parse(parsed.data.receivedAt);
+  if (record.timestamp > 0 && receivedAt > record.timestamp + MAX_RECEIVED_AT_SKEW_MS) {
+    return {
+      record,
+      reason: "invalid",
+      detail: `receivedAt: ${parsed.data.receivedAt} is later than the record's Kafka timestamp (${new Date(record.timestamp).toISOString()}) by more than ${MAX_RECEIVED_AT_SKEW_MS / 1000} s`,
+      transactionId: parsed.data.id,
+    };
   }
   return { record, message: parsed.data };
 }

@@ -133,6 +133,21 @@ describe("hostile records in one batch", () => {
     });
   });
 
+  it("dead-letters a receivedAt from the future (later than the record's Kafka timestamp), so it cannot pin the newest reads", async () => {
+    const topic = uniqueName("test.hostile-future");
+    const deadLetterTopic = uniqueName("test.hostile-future.dlq");
+    const good = message();
+    const future = message({ receivedAt: "9999-12-31T23:59:59.999Z" });
+    const summary = await persistMskEvent(eventOf(topic, [JSON.stringify(future), JSON.stringify(good)]), { deadLetterTopic });
+    expect(summary).toMatchObject({ count: 2, inserted: 1, deadLettered: 1 });
+    expect(await storedIds([future.id, good.id])).toEqual([good.id]);
+    const letters = await deadLettersOf(topic);
+    expect(letters.map((letter) => [letter.offset, letter.reason])).toEqual([[0, "invalid"]]);
+    expect(letters[0]?.detail).toMatch(/later than the record's Kafka timestamp/);
+    const { rows } = await getPool().query("select transaction_id::text as id from dead_letters where topic = $1", [topic]);
+    expect(rows).toEqual([{ id: future.id }]);
+  });
+
   it("sends a reference instead of a copy when dead letters would pass the broker's message limit", async () => {
     const topic = uniqueName("test.hostile-large");
     const deadLetterTopic = uniqueName("test.hostile-large.dlq");

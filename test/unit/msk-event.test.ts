@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { MSKEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { classifyRecord, isPoison, MAX_RECORD_BYTES } from "../../lib/consumer/classify.js";
+import { classifyRecord, isPoison, MAX_RECEIVED_AT_SKEW_MS, MAX_RECORD_BYTES } from "../../lib/consumer/classify.js";
 import { toDeadLetterMessage } from "../../lib/consumer/dead-letters.js";
 import { partitionRanges, toTransactionRow } from "../../lib/consumer/persist.js";
 import { buildMskEvent, type DecodedRecord, decodeMskEvent } from "../../lib/kafka/msk-event.js";
@@ -155,6 +155,22 @@ describe("classifyRecord (the poison policy)", () => {
     const result = classifyRecord(input);
     expect(isPoison(result) && result.reason).toBe(reason);
     expect(isPoison(result) && result.detail).toMatch(detail);
+  });
+
+  it("refuses a receivedAt later than the record's Kafka timestamp by more than the skew (it would pin every newest-first read)", () => {
+    const at = Date.parse("2026-12-07T10:00:00.000Z");
+    const withReceivedAt = (receivedAt: string) => {
+      const message = JSON.parse(valid.value.toString("utf8")) as Record<string, unknown>;
+      return { ...valid, timestamp: at, value: Buffer.from(JSON.stringify({ ...message, receivedAt })) };
+    };
+    const future = classifyRecord(withReceivedAt("9999-12-31T23:59:59.999Z"));
+    expect(isPoison(future) && future.reason).toBe("invalid");
+    expect(isPoison(future) && future.detail).toMatch(/later than the record's Kafka timestamp/);
+    expect(isPoison(future) && future.transactionId).toBe("01890a5d-ac96-774b-bcce-b302099a8057");
+    const justOver = classifyRecord(withReceivedAt(new Date(at + MAX_RECEIVED_AT_SKEW_MS + 1).toISOString()));
+    expect(isPoison(justOver)).toBe(true);
+    const within = classifyRecord(withReceivedAt(new Date(at + MAX_RECEIVED_AT_SKEW_MS).toISOString()));
+    expect(isPoison(within)).toBe(false);
   });
 
   it("builds a dead-letter message with the original bytes and the reason and source in headers", () => {
