@@ -221,6 +221,22 @@ describe("consumer lag (lib/kafka/lag.ts)", () => {
     expect(stats.deadLetters?.byReason).toEqual([{ reason: "undecodable", count: 1, lastAt: expect.any(String) }]);
     expect(stats.throughput?.series).toHaveLength(60);
   });
+
+  it("counts what the dead-letter topic holds, whoever wrote it, in /pipeline/stats and /metrics", async () => {
+    const readStats = async () =>
+      PipelineStats.parse(await (await fetch(`${server.baseUrl}/pipeline/stats`, { headers: server.headers() })).json());
+    const before = (await readStats()).deadLetterTopic?.messages ?? 0;
+    // Written by someone else than the consume function (a tool, a trigger's on-failure destination): not in the table.
+    await producer.send({
+      topic: deadLetterTopic,
+      messages: [1, 2, 3].map((n) => ({ value: `planted ${n}`, headers: { "dead-letter-reason": "function-error" } })),
+    });
+    const stats = await readStats();
+    expect(stats.deadLetterTopic).toEqual({ topic: deadLetterTopic, messages: before + 3 });
+    expect(stats.unavailable).toEqual({});
+    const { samples } = await scrape();
+    expect(value(samples, "txlog_dead_letter_topic_messages", { topic: deadLetterTopic })).toBe(before + 3);
+  });
 });
 
 describe("npm run worker --metrics-port", () => {
