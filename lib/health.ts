@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { getReadPool } from "./db/client.js";
-import { databaseErrorOf, describeFailure } from "./db/failures.js";
 import { TimeoutError } from "./errors.js";
+import { databaseErrorOf, describeFailure } from "./failures.js";
 import { probeBroker } from "./kafka/health-probe.js";
 import { logger } from "./logger.js";
 import { withTimeout } from "./timeout.js";

@@ -6,7 +6,7 @@
  * service): a kafkajs consumer group that builds MSK events and invokes handlers/consume.handler.
  * Several workers can share the group; Kafka splits the partitions between them.
  * SIGINT/SIGTERM: finish and commit the batch in flight, disconnect, print a summary, exit 0.
- * A database or broker outage (by SQLSTATE class and error type, lib/db/failures.ts) holds the batch and pauses
+ * A database or broker outage (by SQLSTATE class and error type, lib/failures.ts) holds the batch and pauses
  * its partitions, retried with backoff until stored: never counted, bisected or dead-lettered.
  * --session-timeout (seconds, >= 6): how soon the group hands a crashed worker's partitions to the others.
  * --timeout (the function's, seconds), --retries (maximumRetryAttempts; forever: --retries=-1), --bisect

@@ -1,9 +1,9 @@
 import type { MSKEvent } from "aws-lambda";
 import { config } from "../config.js";
 import { type Database, getDb } from "../db/client.js";
-import { asDependencyError, classifyFailure, describeFailure } from "../db/failures.js";
 import type { NewTransactionRow, TransactionRow } from "../db/schema.js";
 import { insertNewTransactions, readStoredRows } from "../db/transactions.js";
+import { asDependencyError, classifyFailure, describeFailure } from "../failures.js";
 import type { DecodedRecord } from "../kafka/msk-event.js";
 import { logger } from "../logger.js";
 import { metrics, observeHandler } from "../metrics.js";

@@ -3,8 +3,8 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { config } from "../config.js";
+import { describeFailure } from "../failures.js";
 import { logger } from "../logger.js";
-import { describeFailure } from "./failures.js";
 import * as schema from "./schema.js";
 
 /**

@@ -1,7 +1,7 @@
 import { DependencyUnavailableError } from "../errors.js";
+import { asDependencyError } from "../failures.js";
 import { logger } from "../logger.js";
 import { type Database, getReadDb, getReadPool } from "./client.js";
-import { asDependencyError } from "./failures.js";
 
 /**
  * Reads waiting for a connection of the read pool at most; one more is refused at once (503), so a database

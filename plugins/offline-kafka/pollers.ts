@@ -1,5 +1,5 @@
 import { config } from "../../lib/config.js";
-import { classifyFailure, describeFailure } from "../../lib/db/failures.js";
+import { classifyFailure, describeFailure } from "../../lib/failures.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { releaseClients } from "../../lib/lifecycle.js";
 import { logger } from "../../lib/logger.js";
@@ -13,7 +13,7 @@ const log = logger.child({ component: "offline-kafka" });
 
 /**
  * txlog's outage policy for its pollers: a failure the consume function met in the database or the broker
- * (lib/db/failures.ts: by SQLSTATE class and error type) or a function timeout is an outage, so the batch is
+ * (lib/failures.ts: by SQLSTATE class and error type) or a function timeout is an outage, so the batch is
  * held and retried until stored, never counted or dead-lettered; only a record's content makes poison, and
  * the consume function dead-letters that itself.
  */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { asDependencyError, classifyFailure, describeFailure } from "../../lib/db/failures.js";
 import { DependencyUnavailableError, TimeoutError, TransactionLogUnavailableError } from "../../lib/errors.js";
+import { asDependencyError, classifyFailure, describeFailure } from "../../lib/failures.js";
 
 /** What pg throws for an error the server reported: a DatabaseError with the SQLSTATE as `code` and a severity. */
 function databaseError(code: string, message = "server message", extra: Record<string, unknown> = {}): Error {

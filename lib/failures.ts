@@ -1,4 +1,4 @@
-import { DependencyUnavailableError, ProduceQueueFullError, TimeoutError, TransactionLogUnavailableError } from "../errors.js";
+import { DependencyUnavailableError, ProduceQueueFullError, TimeoutError, TransactionLogUnavailableError } from "./errors.js";
 
 /**
  * What a failure says about the work that hit it:
