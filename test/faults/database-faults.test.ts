@@ -8,6 +8,8 @@ import {
   endOffsetTotal,
   eventually,
   type FaultPostgres,
+  groupStable,
+  parseLogLines,
   startFaultPostgres,
   storedCounts,
 } from "../support/fault-infra.js";
@@ -50,19 +52,7 @@ interface LogLine {
 }
 
 /** The server's structured log lines so far (pino JSON among serverless's own output). */
-function logLines(): LogLine[] {
-  return server
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as LogLine];
-      } catch {
-        return [];
-      }
-    });
-}
+const logLines = () => parseLogLines<LogLine>(server.output());
 
 const outageLines = () => logLines().filter((line) => line.msg?.startsWith("dependency outage"));
 
@@ -127,6 +117,17 @@ async function countsOf(ids: string[]): Promise<Map<string, number>> {
   return new Map(ids.flatMap((id) => (all.has(id) ? [[id, all.get(id) as number]] : [])));
 }
 
+/** The scenario's row in the fault table: nothing dead-lettered or redelivered is asserted before it is written. */
+function recordOutage(
+  scenario: string,
+  { stored, lost, duplicated }: ReturnType<typeof tally>,
+  accepted: number,
+  recoverMs: number | null,
+  note: string,
+): void {
+  recordFaultRow({ scenario, accepted, stored, lost, duplicated, deadLettered: 0, redelivered: 0, recoverMs, note });
+}
+
 /** Every id stored exactly once, nothing on the dead-letter table or topic; returns the tally. */
 async function expectAllStored(ids: string[]) {
   await eventually(
@@ -167,11 +168,7 @@ beforeAll(async () => {
     },
   });
   // The trigger in its group before any fault.
-  await eventually(
-    "the trigger in its group",
-    async () => (await admin.describeGroups([group])).groups[0]?.members.length ?? 0,
-    (members) => members > 0,
-  );
+  await groupStable(admin, group, 1);
 }, 180_000);
 
 afterAll(async () => {
@@ -242,17 +239,13 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
       expect(over?.attempts).toBeGreaterThan(OLD_RETRY_LIMIT);
       const afterwards = await get(`/transactions/${ids[0]}`);
       expect(afterwards.status).toBe(200);
-      recordFaultRow({
-        scenario: `transactions locked ${LOCK_MS / 1000} s (npm start, statement_timeout 1 s)`,
-        accepted: ids.length,
-        stored: result.stored,
-        lost: result.lost,
-        duplicated: result.duplicated,
-        deadLettered: 0,
-        redelivered: 0,
+      recordOutage(
+        `transactions locked ${LOCK_MS / 1000} s (npm start, statement_timeout 1 s)`,
+        result,
+        ids.length,
         recoverMs,
-        note: `${over?.attempts} failed attempts (SQLSTATE 57014), more than the ${OLD_RETRY_LIMIT} retries of the old configuration; reads 503 in ${Math.max(...reads.map((read) => Math.round(read.ms)))} ms at most; /health degraded`,
-      });
+        `${over?.attempts} failed attempts (SQLSTATE 57014), more than the ${OLD_RETRY_LIMIT} retries of the old configuration; reads 503 in ${Math.max(...reads.map((read) => Math.round(read.ms)))} ms at most; /health degraded`,
+      );
     } finally {
       if (!unlockedAt) await locker.query("rollback").catch(() => {});
       await locker.end().catch(() => {});
@@ -319,17 +312,13 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
     const lines = await outageOver(before, "40P01");
     expect(lines[0]?.cause).toContain("40P01");
     const result = await expectAllStored([first, second]);
-    recordFaultRow({
-      scenario: "deadlock with another transaction (40P01)",
-      accepted: 2,
-      stored: result.stored,
-      lost: result.lost,
-      duplicated: result.duplicated,
-      deadLettered: 0,
-      redelivered: 0,
-      recoverMs: null,
-      note: "the consume function was the deadlock's victim; its batch was retried and stored",
-    });
+    recordOutage(
+      "deadlock with another transaction (40P01)",
+      result,
+      2,
+      null,
+      "the consume function was the deadlock's victim; its batch was retried and stored",
+    );
   }, 120_000);
 
   it("too many connections (53300) and terminated backends (57P01): held, then stored", async () => {
@@ -356,17 +345,13 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
       await outageOver(before, "53300");
       const recoverMs = performance.now() - restoredAt;
       const result = await expectAllStored(acceptedIds(posted));
-      recordFaultRow({
-        scenario: "no connections for the app's role (53300), its backends terminated (57P01)",
-        accepted: posted.length,
-        stored: result.stored,
-        lost: result.lost,
-        duplicated: result.duplicated,
-        deadLettered: 0,
-        redelivered: 0,
+      recordOutage(
+        "no connections for the app's role (53300), its backends terminated (57P01)",
+        result,
+        posted.length,
         recoverMs,
-        note: `reads 503 in ${Math.round(read.ms)} ms meanwhile`,
-      });
+        `reads 503 in ${Math.round(read.ms)} ms meanwhile`,
+      );
     } finally {
       if (!restoredAt) await superuser((client) => client.query(`alter role ${APP_ROLE} connection limit -1`));
     }
@@ -392,17 +377,13 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
     const recoverMs = performance.now() - upAt;
     expect((await get("/health")).body.status).toBe("up");
     expect(serverAlive()).toBe(true);
-    recordFaultRow({
-      scenario: "PostgreSQL restarted (immediate shutdown, 2 s down) under load (npm start)",
-      accepted: ids.length,
-      stored: result.stored,
-      lost: result.lost,
-      duplicated: result.duplicated,
-      deadLettered: 0,
-      redelivered: 0,
+    recordOutage(
+      "PostgreSQL restarted (immediate shutdown, 2 s down) under load (npm start)",
+      result,
+      ids.length,
       recoverMs,
-      note: `${results.length} POSTs during the restart, all 202; the process survived`,
-    });
+      `${results.length} POSTs during the restart, all 202; the process survived`,
+    );
   }, 180_000);
 
   it("a row the schema accepts but the database refuses is dead-lettered alone (rejected); the batch is stored; GET says so", async () => {

@@ -4,7 +4,14 @@ import type { Admin } from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OFFLINE_NODE_FLAGS } from "../../scripts/infra/index.js";
-import { deadLetterCount, eventually, type FaultPostgres, startFaultPostgres, storedCounts } from "../support/fault-infra.js";
+import {
+  deadLetterCount,
+  eventually,
+  type FaultPostgres,
+  groupStable,
+  startFaultPostgres,
+  storedCounts,
+} from "../support/fault-infra.js";
 import { type PostResult, postTransaction } from "../support/fault-load.js";
 import { recordFaultRow, tally } from "../support/fault-results.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
@@ -45,11 +52,8 @@ beforeAll(async () => {
     nodeFlags: OFFLINE_NODE_FLAGS,
     env: { TRANSACTIONS_TOPIC: topic, DEAD_LETTER_TOPIC: deadLetterTopic, CONSUMER_GROUP_ID: group, DATABASE_URL: database.url },
   });
-  await eventually(
-    "the trigger in its group",
-    async () => (await admin.describeGroups([group])).groups[0]?.members.length ?? 0,
-    (members) => members > 0,
-  );
+  // The trigger in its group before any fault.
+  await groupStable(admin, group, 1);
 }, 180_000);
 
 afterAll(async () => {

@@ -77,6 +77,20 @@ export async function startFaultBroker(): Promise<FaultBroker> {
   };
 }
 
+/** A process's structured (pino JSON) log lines among the rest of its output. */
+export function parseLogLines<T>(output: string): T[] {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as T];
+      } catch {
+        return [];
+      }
+    });
+}
+
 /** Row counts by id of the rows the consumer stored from `topic`. */
 export async function storedCounts(pool: pg.Pool, topic: string): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ id: string; n: number }>(
@@ -259,17 +273,7 @@ export function spawnWorker({
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  const logs = (): LogLine[] =>
-    output
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as LogLine];
-        } catch {
-          return [];
-        }
-      });
+  const logs = (): LogLine[] => parseLogLines<LogLine>(output);
   return {
     child,
     pid: child.pid as number,
