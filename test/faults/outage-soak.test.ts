@@ -44,6 +44,16 @@ const rssMb = () => {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 };
 
+/** "path max ms" for each path read, slowest first. */
+function slowestByPath(reads: { path: string; ms: number }[]): string {
+  const slowest = new Map<string, number>();
+  for (const { path, ms } of reads) slowest.set(path, Math.max(slowest.get(path) ?? 0, Math.round(ms)));
+  return [...slowest]
+    .sort((a, b) => b[1] - a[1])
+    .map(([path, ms]) => `${path} ${ms} ms`)
+    .join(", ");
+}
+
 beforeAll(async () => {
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
@@ -187,7 +197,7 @@ describe(`fault: transactions locked ${LOCK_MINUTES} min under ${RATE_PER_SECOND
         deadLettered: 0,
         redelivered: 0,
         recoverMs,
-        note: `RSS ${samples[0]?.rssMb} -> peak ${peak} MB (median ${early} early, ${late} late); ${refused.length} POSTs 503, ${skipped} sends skipped by the generator; ${reads.length} reads, slowest ${Math.round(slowest)} ms`,
+        note: `RSS ${samples[0]?.rssMb} -> peak ${peak} MB (median ${early} early, ${late} late); ${refused.length} POSTs 503, ${skipped} sends skipped by the generator; ${reads.length} reads, slowest ${slowestByPath(reads)}`,
       });
     },
     (LOCK_MINUTES * 60 + 420) * 1000,
