@@ -118,6 +118,10 @@ const ConfigSchema = z
     }
     if (mechanism === "aws-iam" && !value.AWS_REGION) problem("AWS_REGION", "required with KAFKA_SASL_MECHANISM=aws-iam");
     if (value.KAFKA_SSL_CA && !value.KAFKA_SSL) problem("KAFKA_SSL_CA", "only used with KAFKA_SSL=true");
+    // A poison record would be dead-lettered into the topic it came from and read again, for ever.
+    if (value.DEAD_LETTER_TOPIC === value.TRANSACTIONS_TOPIC) {
+      problem("DEAD_LETTER_TOPIC", `must not be the transactions topic (${value.TRANSACTIONS_TOPIC}): poison would loop`);
+    }
     const { KAFKA_REPLICATION_FACTOR: factor, KAFKA_MIN_INSYNC_REPLICAS: minInsync } = value;
     if (minInsync !== undefined && minInsync > (factor ?? minInsync)) {
       problem("KAFKA_MIN_INSYNC_REPLICAS", `must not exceed KAFKA_REPLICATION_FACTOR (${factor})`);

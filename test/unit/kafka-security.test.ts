@@ -41,6 +41,7 @@ describe("Kafka security from configuration", () => {
     [{ KAFKA_SSL_CA: PEM }, "KAFKA_SSL_CA: only used with KAFKA_SSL=true"],
     [{ KAFKA_SSL: "true", KAFKA_SSL_CA: "not a certificate" }, "KAFKA_SSL_CA: expected PEM certificates"],
     [{ KAFKA_REPLICATION_FACTOR: "2", KAFKA_MIN_INSYNC_REPLICAS: "3" }, "KAFKA_MIN_INSYNC_REPLICAS: must not exceed"],
+    [{ TRANSACTIONS_TOPIC: "tx", DEAD_LETTER_TOPIC: "tx" }, "DEAD_LETTER_TOPIC: must not be the transactions topic"],
   ])("refuses %j naming the setting", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
