@@ -108,7 +108,7 @@ function trackInFlight(page: Page) {
   };
   page.on("requestfinished", done);
   page.on("requestfailed", done);
-  return { most, started: (path: string) => started.get(path) ?? 0 };
+  return { most, started: (path: string) => started.get(path) ?? 0, inFlight: (path: string) => inFlight.get(path) ?? 0 };
 }
 
 const text = (page: Page, testId: string) => page.locator(`[data-testid=${testId}]`).textContent();
@@ -171,6 +171,14 @@ describe("the dashboard during a database outage", () => {
       await page.screenshot({ path: SCREENSHOT });
       expect(statSync(SCREENSHOT).size).toBeGreaterThan(50_000);
       expect(Object.fromEntries(requests.most)).toMatchObject({ "/pipeline/stats": 1, "/reports": 1, "/reports/summary": 1 });
+
+      // A filter changed while a slow read is in flight: the new read waits for it instead of doubling it, and
+      // the rows read for the other filter are not shown as this one's.
+      await expect.poll(() => requests.inFlight("/reports"), { timeout: 10_000, interval: 50 }).toBe(1);
+      await page.getByLabel("status").selectOption("Completed");
+      await expect.poll(() => rows(page).count()).toBe(0);
+      await expect.poll(() => text(page, "transactions-unavailable"), { timeout: 20_000 }).toContain("nothing read yet");
+      await page.getByLabel("status").selectOption("");
 
       await locker.query("rollback");
       released = true;

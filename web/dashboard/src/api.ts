@@ -30,7 +30,7 @@ export class ApiError extends Error {
 }
 
 export interface Api {
-  get<T>(path: string, query?: Record<string, string | undefined>, signal?: AbortSignal): Promise<T>;
+  get<T>(path: string, query?: Record<string, string | undefined>): Promise<T>;
 }
 
 /** A request the server has not answered by then is given up, so a panel never waits on it for ever. */
@@ -38,7 +38,7 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 
 export function api(base: string, key: string): Api {
   return {
-    async get<T>(path: string, query: Record<string, string | undefined> = {}, signal?: AbortSignal): Promise<T> {
+    async get<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
       const params = new URLSearchParams();
       for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== "") params.set(name, value);
       const url = `${base}${path}${params.size ? `?${params}` : ""}`;
@@ -46,7 +46,7 @@ export function api(base: string, key: string): Api {
       const response = await fetch(url, {
         headers: { "x-api-key": key, accept: "application/json" },
         cache: "no-store",
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: timeout,
       }).catch((error: unknown) => {
         if (timeout.aborted) throw new ApiError(0, `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
         throw error;

@@ -54,9 +54,9 @@ function Dashboard({ client, onSignOut, onRefused }: { client: Api; onSignOut: (
   // Every reader goes through this: a 403 anywhere means the key is no longer good.
   const guarded = useMemo<Api>(
     () => ({
-      async get(path, query, signal) {
+      async get(path, query) {
         try {
-          return await client.get(path, query, signal);
+          return await client.get(path, query);
         } catch (error) {
           if (error instanceof KeyRefusedError) onRefused();
           throw error;

@@ -70,7 +70,7 @@ export function PipelinePanels({ api, live }: { api: Api; live: boolean }) {
     data: stats,
     error,
     updatedAt,
-  } = usePoll((signal) => api.get<PipelineStats>("/pipeline/stats", {}, signal), STATS_INTERVAL_MS, [api], live);
+  } = usePoll(() => api.get<PipelineStats>("/pipeline/stats"), STATS_INTERVAL_MS, [api], live);
   // Why a part is not shown as read now: the whole request failed, or the server could not read that part.
   const reasonOf = (part: StatsPart): string | undefined =>
     error

@@ -12,37 +12,38 @@ export interface Polled<T> {
 }
 
 /**
- * Calls `read` now and then every `intervalMs` after each answer, while `enabled`; again at once when `deps`
- * change. Never two requests at once: the next one is scheduled only when the last has answered (a slow 503
- * included), and a request of old `deps` is aborted before the new one starts. Errors are kept beside the last
- * good data, so a blip does not blank the page.
+ * Calls `read` now and then every `intervalMs` after each answer, while `enabled`; again when `deps` change.
+ * Never two requests at once: the next is scheduled only once the last has answered (a slow 503 included), and
+ * after a change of `deps` the new read waits for a read still in flight rather than doubling the load on a
+ * struggling server (aborting it would not stop the server's query). Errors are kept beside the last good
+ * data, so a blip does not blank the page.
  */
-export function usePoll<T>(
-  read: (signal: AbortSignal) => Promise<T>,
-  intervalMs: number,
-  deps: unknown[],
-  enabled = true,
-): Polled<T> {
+export function usePoll<T>(read: () => Promise<T>, intervalMs: number, deps: unknown[], enabled = true): Polled<T> {
   const [state, setState] = useState<Polled<T>>({ data: undefined, error: undefined, updatedAt: undefined, current: false });
   const readRef = useRef(read);
   readRef.current = read;
+  const inFlight = useRef<Promise<unknown>>(Promise.resolve());
   useEffect(() => {
     if (!enabled) return;
-    const controller = new AbortController();
+    let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     setState((previous) => (previous.current ? { ...previous, current: false } : previous));
     const tick = async () => {
+      await inFlight.current;
+      if (stopped) return;
+      const request = readRef.current();
+      inFlight.current = request.catch(() => undefined);
       try {
-        const data = await readRef.current(controller.signal);
-        if (!controller.signal.aborted) setState({ data, error: undefined, updatedAt: Date.now(), current: true });
+        const data = await request;
+        if (!stopped) setState({ data, error: undefined, updatedAt: Date.now(), current: true });
       } catch (error) {
-        if (!controller.signal.aborted) setState((previous) => ({ ...previous, error: error as Error }));
+        if (!stopped) setState((previous) => ({ ...previous, error: error as Error }));
       }
-      if (!controller.signal.aborted) timer = setTimeout(tick, intervalMs);
+      if (!stopped) timer = setTimeout(tick, intervalMs);
     };
     void tick();
     return () => {
-      controller.abort();
+      stopped = true;
       clearTimeout(timer);
     };
   }, [...deps, enabled, intervalMs]);

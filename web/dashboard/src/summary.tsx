@@ -19,7 +19,7 @@ export function SummaryPanels({ api, live }: { api: Api; live: boolean }) {
     data: summary,
     error,
     updatedAt,
-  } = usePoll((signal) => api.get<Summary>("/reports/summary", {}, signal), SUMMARY_INTERVAL_MS, [api], live);
+  } = usePoll(() => api.get<Summary>("/reports/summary"), SUMMARY_INTERVAL_MS, [api], live);
   // While the summary cannot be read (a 503 names why), the last totals stay, marked stale, in every panel.
   const unavailable = (testId: string, what: string) =>
     error ? <Unavailable testId={testId} what={what} reason={error.message} shownFrom={summary ? updatedAt : undefined} /> : null;

@@ -52,7 +52,7 @@ export function TransactionsTable({ api, live }: { api: Api; live: boolean }) {
     updatedAt,
     current,
   } = usePoll(
-    (signal) => api.get<ReportPage>("/reports", { ...filters, limit: String(pageSize), cursor }, signal),
+    () => api.get<ReportPage>("/reports", { ...filters, limit: String(pageSize), cursor }),
     TABLE_INTERVAL_MS,
     [api, filters, pageSize, cursor],
     live || !firstPage,
