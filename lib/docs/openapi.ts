@@ -9,7 +9,7 @@ import { BROKER_RETRY_AFTER_SECONDS } from "../http/problem.js";
 import { IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS, MAX_IDEMPOTENCY_KEY_LENGTH } from "../idempotency.js";
 import { PipelineStats } from "../pipeline/stats.js";
 import { ReportsQuery } from "../reports/list.js";
-import { SummaryQuery, SummaryResponse } from "../reports/summary.js";
+import { SUMMARY_CACHE_MS, SummaryQuery, SummaryResponse } from "../reports/summary.js";
 import { TransactionInput } from "../transaction.js";
 import { Accepted, BulkAccepted, Problem, ReportPage, StoredTransaction, TransactionIdParams } from "./api-schemas.js";
 
@@ -346,7 +346,8 @@ export const documentedRoutes: RouteConfig[] = [
     summary: "Totals over a filter",
     description:
       "Count and exact sum of amounts overall, by type, by status and per step, plus fraud and flagged-fraud volumes, " +
-      "computed by PostgreSQL over the rows matching every given filter (step range inclusive).",
+      "computed by PostgreSQL over the rows matching every given filter (step range inclusive). Identical requests " +
+      `share one computation, and its answer for ${SUMMARY_CACHE_MS / 1000} s after it: a summary may be that much older than the rows.`,
     request: { query: SummaryQuery },
     responses: {
       200: {

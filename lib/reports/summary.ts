@@ -92,12 +92,67 @@ const countOf = (condition?: SQL) =>
   (condition ? sql`count(*) filter (where ${condition})` : sql`count(*)`).mapWith(Number) as SQL<number>;
 
 /**
+ * The summary scans every matching row, and every open dashboard asks for it every few seconds: identical
+ * requests within this long after an answer get that answer, and identical requests while one is being
+ * computed share it (single flight), so N tabs cost one query per window, not N.
+ */
+export const SUMMARY_CACHE_MS = 2_000;
+/** Distinct filters kept at most (the query string chooses them); the oldest go first. */
+const SUMMARY_CACHE_ENTRIES = 256;
+
+interface CachedSummary {
+  answer: Promise<Summary>;
+  /** Infinity while the query runs. */
+  expiresAt: number;
+}
+
+/** One cache per database (the read pool's under READ_POOL), so a test's own database never shares answers. */
+const caches = new WeakMap<object, Map<string, CachedSummary>>();
+const READ_POOL = {};
+
+function cacheOf(db: Database | undefined): Map<string, CachedSummary> {
+  const owner = db ?? READ_POOL;
+  let cache = caches.get(owner);
+  if (!cache) {
+    cache = new Map();
+    caches.set(owner, cache);
+  }
+  return cache;
+}
+
+function evict(cache: Map<string, CachedSummary>, now: number): void {
+  for (const [key, entry] of cache) if (entry.expiresAt <= now) cache.delete(key);
+  // Map iterates in insertion order: the first keys are the oldest.
+  for (const key of cache.keys()) {
+    if (cache.size < SUMMARY_CACHE_ENTRIES) break;
+    cache.delete(key);
+  }
+}
+
+/**
  * Totals over the filtered rows, computed by PostgreSQL in one scan: GROUPING SETS yields the grand
  * total, one row per type, per status and per step; FILTER adds the fraud and flagged-fraud volumes.
- * Only aggregates leave the database, however many rows match.
+ * Only aggregates leave the database, however many rows match. Answers may be up to SUMMARY_CACHE_MS old.
  */
-export async function summarizeTransactions(filter: SummaryFilter, db?: Database): Promise<Summary> {
-  return readDatabase((reader) => summarize(reader, filter), db);
+export function summarizeTransactions(filter: SummaryFilter, db?: Database): Promise<Summary> {
+  const cache = cacheOf(db);
+  const key = JSON.stringify([filter.stepFrom ?? null, filter.stepTo ?? null, filter.type ?? null, filter.status ?? null]);
+  const now = Date.now();
+  const cached = cache.get(key);
+  if (cached && cached.expiresAt > now) return cached.answer;
+  evict(cache, now);
+  const entry: CachedSummary = { answer: readDatabase((reader) => summarize(reader, filter), db), expiresAt: Infinity };
+  cache.set(key, entry);
+  entry.answer.then(
+    () => {
+      entry.expiresAt = Date.now() + SUMMARY_CACHE_MS;
+    },
+    // A failure is not kept: the next request asks the database again.
+    () => {
+      if (cache.get(key) === entry) cache.delete(key);
+    },
+  );
+  return entry.answer;
 }
 
 async function summarize(db: Database, filter: SummaryFilter): Promise<Summary> {

@@ -33,13 +33,24 @@ export interface Api {
   get<T>(path: string, query?: Record<string, string | undefined>): Promise<T>;
 }
 
+/** A request the server has not answered by then is given up, so a panel never waits on it for ever. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 export function api(base: string, key: string): Api {
   return {
     async get<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
       const params = new URLSearchParams();
       for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== "") params.set(name, value);
       const url = `${base}${path}${params.size ? `?${params}` : ""}`;
-      const response = await fetch(url, { headers: { "x-api-key": key, accept: "application/json" }, cache: "no-store" });
+      const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+      const response = await fetch(url, {
+        headers: { "x-api-key": key, accept: "application/json" },
+        cache: "no-store",
+        signal: timeout,
+      }).catch((error: unknown) => {
+        if (timeout.aborted) throw new ApiError(0, `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+        throw error;
+      });
       if (response.status === 403) throw new KeyRefusedError("the API key was refused");
       const body = (await response.json().catch(() => undefined)) as { message?: string } | undefined;
       if (!response.ok) throw new ApiError(response.status, body?.message ?? `${response.status} ${response.statusText}`);
@@ -51,7 +62,8 @@ export function api(base: string, key: string): Api {
 // The shapes of the API's answers (lib/pipeline/stats.ts, lib/reports/*.ts; documented at /openapi.json).
 
 export interface DependencyHealth {
-  status: "up" | "down";
+  /** "degraded": the database answers but its tables do not (a lock, statements timing out). */
+  status: "up" | "degraded" | "down";
   latencyMs: number;
   error?: string;
 }
@@ -83,7 +95,13 @@ export interface PipelineStats {
     byReason: { reason: string; count: number; lastAt: string }[];
     recent: { id: number; reason: string; detail: string; partition: number; offset: number; createdAt: string }[];
   } | null;
+  /** The dead-letter topic as Kafka counts it: every message on it, whoever wrote it. */
+  deadLetterTopic: { topic: string; messages: number } | null;
+  /** Why each null part could not be read (a SQLSTATE, a timeout, an error code). */
+  unavailable: Partial<Record<StatsPart, string>>;
 }
+
+export type StatsPart = "throughput" | "lag" | "deadLetters" | "deadLetterTopic";
 
 export interface Transaction {
   id: string;

@@ -1,16 +1,30 @@
 import { useMemo } from "preact/hooks";
-import type { Api, DependencyHealth, PipelineStats } from "./api.js";
+import type { Api, DependencyHealth, PipelineStats, StatsPart } from "./api.js";
 import { ChartView, type Series } from "./charts.js";
 import { usePoll } from "./poll.js";
+import { clock, Unavailable, useLastGood } from "./unavailable.js";
 
 export const STATS_INTERVAL_MS = 2_000;
 
 const number = new Intl.NumberFormat("en-US");
 const rate = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
-const clock = (iso: string) => new Date(iso).toLocaleTimeString("en-GB", { hour12: false });
 
-function HealthCard({ name, health, detail }: { name: string; health: DependencyHealth | undefined; detail?: string }) {
-  const status = health?.status ?? "unknown";
+/**
+ * A health card. While GET /pipeline/stats itself fails, the last status read is not shown as today's: the
+ * card says "unknown" and what it was when last read.
+ */
+function HealthCard({
+  name,
+  health,
+  detail,
+  stale,
+}: {
+  name: string;
+  health: DependencyHealth | undefined;
+  detail?: string | undefined;
+  stale: boolean;
+}) {
+  const status = !health ? "unknown" : stale ? "unknown" : health.status;
   return (
     <div class={`card health ${status}`} data-testid={`health-${name.toLowerCase()}`} data-status={status}>
       <div class="label">
@@ -19,20 +33,33 @@ function HealthCard({ name, health, detail }: { name: string; health: Dependency
       </div>
       <div class="value">{status}</div>
       <div class="muted">
-        {health ? `${health.latencyMs} ms` : "…"}
-        {detail ? ` · ${detail}` : ""}
-        {health?.error ? ` · ${health.error}` : ""}
+        {!health ? "…" : stale ? `was ${health.status} when last read` : `${health.latencyMs} ms`}
+        {detail && !stale ? ` · ${detail}` : ""}
+        {health?.error && !stale ? ` · ${health.error}` : ""}
       </div>
     </div>
   );
 }
 
-function RateCard({ name, value, testId }: { name: string; value: number | undefined; testId: string }) {
+/** A number card: the value, or "unavailable" and why (a rate of a minute ago is not shown as now's). */
+function NumberCard({
+  name,
+  value,
+  unit,
+  reason,
+  testId,
+}: {
+  name: string;
+  value: string | undefined;
+  unit: string;
+  reason: string | undefined;
+  testId: string;
+}) {
   return (
-    <div class="card rate" data-testid={testId}>
+    <div class={`card ${reason ? "unavailable-card" : ""}`} data-testid={testId} data-unavailable={reason ? "true" : undefined}>
       <div class="label">{name}</div>
-      <div class="value">{value === undefined ? "–" : rate.format(value)}</div>
-      <div class="muted">per second, last 10 s</div>
+      <div class="value">{reason ? "unavailable" : (value ?? "–")}</div>
+      <div class="muted">{reason ?? unit}</div>
     </div>
   );
 }
@@ -44,53 +71,88 @@ export function PipelinePanels({ api, live }: { api: Api; live: boolean }) {
     error,
     updatedAt,
   } = usePoll(() => api.get<PipelineStats>("/pipeline/stats"), STATS_INTERVAL_MS, [api], live);
-  const throughput = stats?.throughput;
-  const labels = useMemo(() => throughput?.series.map(({ at }) => clock(at)) ?? [], [throughput]);
-  const series = useMemo<Series[]>(
+  // Why a part is not shown as read now: the whole request failed, or the server could not read that part.
+  const reasonOf = (part: StatsPart): string | undefined =>
+    error
+      ? `no answer from /pipeline/stats: ${error.message}`
+      : stats && stats[part] === null
+        ? (stats.unavailable?.[part] ?? "not read")
+        : undefined;
+  const throughputReason = reasonOf("throughput");
+  const lagReason = reasonOf("lag");
+  const deadLettersReason = reasonOf("deadLetters");
+  const deadLetterTopicReason = reasonOf("deadLetterTopic");
+  const throughput = useLastGood(stats?.throughput, updatedAt);
+  const lag = useLastGood(stats?.lag, updatedAt);
+  const deadLetters = useLastGood(stats?.deadLetters, updatedAt);
+
+  const series = throughput.value?.series;
+  const labels = useMemo(() => series?.map(({ at }) => clock(at)) ?? [], [series]);
+  const lines = useMemo<Series[]>(
     () =>
-      throughput
+      series
         ? [
-            { label: "accepted/s", data: throughput.series.map(({ accepted }) => accepted), color: "#2563eb" },
-            { label: "stored/s", data: throughput.series.map(({ stored }) => stored), color: "#16a34a" },
+            { label: "accepted/s", data: series.map(({ accepted }) => accepted), color: "#2563eb" },
+            { label: "stored/s", data: series.map(({ stored }) => stored), color: "#16a34a" },
           ]
         : [],
-    [throughput],
+    [series],
   );
   const consumer = stats?.health.consumer;
+  const topicMessages = stats?.deadLetterTopic && !error ? stats.deadLetterTopic : undefined;
   return (
     <section class="pipeline" data-testid="pipeline" aria-busy={!stats}>
       <div class="status-line muted" data-testid="stats-updated">
         {error ? <span class="error">{error.message}</span> : null}
-        {updatedAt ? ` updated ${new Date(updatedAt).toLocaleTimeString("en-GB", { hour12: false })}` : " loading…"}
+        {updatedAt ? ` updated ${clock(updatedAt)}` : " loading…"}
         {stats ? ` · topic ${stats.topic}` : ""}
       </div>
       <div class="cards">
-        <HealthCard name="Kafka" health={stats?.health.kafka} />
-        <HealthCard name="PostgreSQL" health={stats?.health.database} />
+        <HealthCard name="Kafka" health={stats?.health.kafka} stale={Boolean(error)} />
+        <HealthCard name="PostgreSQL" health={stats?.health.database} stale={Boolean(error)} />
         <HealthCard
           name="Consumer"
           health={consumer}
+          stale={Boolean(error)}
           detail={
             consumer
               ? `${consumer.groupId}: ${consumer.members} member${consumer.members === 1 ? "" : "s"}, ${consumer.state}`
               : undefined
           }
         />
-        <RateCard name="accepted/s" value={throughput?.acceptedPerSecond} testId="accepted-rate" />
-        <RateCard name="stored/s" value={throughput?.storedPerSecond} testId="stored-rate" />
-        <div class="card" data-testid="lag-total">
-          <div class="label">consumer lag</div>
-          <div class="value">{stats?.lag ? number.format(stats.lag.total) : "–"}</div>
-          <div class="muted">records not yet committed</div>
-        </div>
+        <NumberCard
+          name="accepted/s"
+          value={stats?.throughput ? rate.format(stats.throughput.acceptedPerSecond) : undefined}
+          unit="per second, last 10 s"
+          reason={throughputReason}
+          testId="accepted-rate"
+        />
+        <NumberCard
+          name="stored/s"
+          value={stats?.throughput ? rate.format(stats.throughput.storedPerSecond) : undefined}
+          unit="per second, last 10 s"
+          reason={throughputReason}
+          testId="stored-rate"
+        />
+        <NumberCard
+          name="consumer lag"
+          value={stats?.lag ? number.format(stats.lag.total) : undefined}
+          unit="records not yet committed"
+          reason={lagReason}
+          testId="lag-total"
+        />
       </div>
       <div class="grid">
-        <div class="panel wide">
-          <h2>Throughput, last {throughput?.windowSeconds ?? 60} s</h2>
-          <ChartView kind="line" labels={labels} series={series} title="accepted and stored per second" />
+        <div class={`panel wide ${throughputReason ? "stale" : ""}`} data-testid="throughput">
+          <h2>Throughput, last {throughput.value?.windowSeconds ?? 60} s</h2>
+          {throughputReason ? (
+            <Unavailable testId="throughput-unavailable" what="Throughput" reason={throughputReason} shownFrom={throughput.at} />
+          ) : null}
+          <ChartView kind="line" labels={labels} series={lines} title="accepted and stored per second" />
         </div>
-        <div class="panel">
+        <div class={`panel ${lagReason ? "stale" : ""}`} data-testid="lag-panel">
           <h2>Consumer lag per partition</h2>
+          {lagReason ? <Unavailable testId="lag-unavailable" what="Consumer lag" reason={lagReason} shownFrom={lag.at} /> : null}
           <table data-testid="lag">
             <thead>
               <tr>
@@ -101,7 +163,7 @@ export function PipelinePanels({ api, live }: { api: Api; live: boolean }) {
               </tr>
             </thead>
             <tbody>
-              {stats?.lag?.partitions.map((partition) => (
+              {lag.value?.partitions.map((partition) => (
                 <tr key={partition.partition} data-partition={partition.partition}>
                   <td>{partition.partition}</td>
                   <td class="num">{number.format(partition.highWatermark)}</td>
@@ -113,15 +175,35 @@ export function PipelinePanels({ api, live }: { api: Api; live: boolean }) {
               )) ?? (
                 <tr>
                   <td colSpan={4} class="muted">
-                    {stats ? "Kafka did not answer" : "…"}
+                    {lagReason ? "not read" : "…"}
                   </td>
                 </tr>
               )}
             </tbody>
           </table>
         </div>
-        <div class="panel" data-testid="dead-letters">
-          <h2>Dead letters {stats?.deadLetters ? `(${number.format(stats.deadLetters.total)})` : ""}</h2>
+        <div class={`panel ${deadLettersReason ? "stale" : ""}`} data-testid="dead-letters">
+          <h2>
+            Dead letters{" "}
+            <span data-testid="dead-letter-total">
+              {deadLettersReason ? "" : deadLetters.value ? `(${number.format(deadLetters.value.total)} recorded)` : ""}
+            </span>
+          </h2>
+          <div class="muted topic-count" data-testid="dead-letter-topic">
+            {topicMessages
+              ? `${number.format(topicMessages.messages)} message${topicMessages.messages === 1 ? "" : "s"} on ${topicMessages.topic}`
+              : deadLetterTopicReason
+                ? `dead-letter topic unavailable: ${deadLetterTopicReason}`
+                : "…"}
+          </div>
+          {deadLettersReason ? (
+            <Unavailable
+              testId="dead-letters-unavailable"
+              what="Dead letters"
+              reason={deadLettersReason}
+              shownFrom={deadLetters.at}
+            />
+          ) : null}
           <table>
             <thead>
               <tr>
@@ -131,8 +213,8 @@ export function PipelinePanels({ api, live }: { api: Api; live: boolean }) {
               </tr>
             </thead>
             <tbody>
-              {stats?.deadLetters?.byReason.length ? (
-                stats.deadLetters.byReason.map((row) => (
+              {deadLetters.value?.byReason.length ? (
+                deadLetters.value.byReason.map((row) => (
                   <tr key={row.reason} data-reason={row.reason}>
                     <td>{row.reason}</td>
                     <td class="num" data-col="count">
@@ -144,15 +226,15 @@ export function PipelinePanels({ api, live }: { api: Api; live: boolean }) {
               ) : (
                 <tr>
                   <td colSpan={3} class="muted">
-                    {stats?.deadLetters ? "none" : "…"}
+                    {deadLetters.value ? "none" : deadLettersReason ? "not read" : "…"}
                   </td>
                 </tr>
               )}
             </tbody>
           </table>
-          {stats?.deadLetters?.recent.length ? (
+          {deadLetters.value?.recent.length ? (
             <ul class="recent" data-testid="recent-dead-letters">
-              {stats.deadLetters.recent.slice(0, 5).map((letter) => (
+              {deadLetters.value.recent.slice(0, 5).map((letter) => (
                 <li key={letter.id} title={letter.detail}>
                   <strong>{letter.reason}</strong> p{letter.partition}@{letter.offset}: {letter.detail}
                 </li>

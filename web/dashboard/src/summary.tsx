@@ -3,6 +3,7 @@ import { useMemo } from "preact/hooks";
 import type { Api, Summary } from "./api.js";
 import { ChartView } from "./charts.js";
 import { usePoll } from "./poll.js";
+import { Unavailable } from "./unavailable.js";
 
 const SUMMARY_INTERVAL_MS = 5_000;
 const number = new Intl.NumberFormat("en-US");
@@ -14,7 +15,15 @@ const money = (amount: string) => {
 
 /** Totals and the charts by type and by step (GET /reports/summary over every stored row), every 5 s. */
 export function SummaryPanels({ api, live }: { api: Api; live: boolean }) {
-  const { data: summary, error } = usePoll(() => api.get<Summary>("/reports/summary"), SUMMARY_INTERVAL_MS, [api], live);
+  const {
+    data: summary,
+    error,
+    updatedAt,
+  } = usePoll(() => api.get<Summary>("/reports/summary"), SUMMARY_INTERVAL_MS, [api], live);
+  // While the summary cannot be read (a 503 names why), the last totals stay, marked stale, in every panel.
+  const unavailable = (testId: string, what: string) =>
+    error ? <Unavailable testId={testId} what={what} reason={error.message} shownFrom={summary ? updatedAt : undefined} /> : null;
+  const stale = error ? "stale" : "";
   const byType = useMemo(
     () => ({
       labels: summary?.byType.map(({ type }) => type) ?? [],
@@ -31,9 +40,9 @@ export function SummaryPanels({ api, live }: { api: Api; live: boolean }) {
   );
   return (
     <section class="grid summary" data-testid="summary">
-      <div class="panel">
+      <div class={`panel ${stale}`} data-testid="summary-totals">
         <h2>Stored transactions</h2>
-        {error ? <p class="error">{error.message}</p> : null}
+        {unavailable("summary-unavailable", "Summary")}
         <dl class="totals">
           <dt>count</dt>
           <dd data-testid="summary-count">{summary ? number.format(summary.count) : "–"}</dd>
@@ -51,12 +60,14 @@ export function SummaryPanels({ api, live }: { api: Api; live: boolean }) {
           <dd>{summary ? number.format(summary.flaggedFraud.count) : "–"}</dd>
         </dl>
       </div>
-      <div class="panel">
+      <div class={`panel ${stale}`} data-testid="summary-by-type">
         <h2>By type</h2>
+        {unavailable("by-type-unavailable", "Totals by type")}
         <ChartView kind="bar" labels={byType.labels} series={byType.series} title="transactions by type" />
       </div>
-      <div class="panel wide">
+      <div class={`panel wide ${stale}`} data-testid="summary-by-step">
         <h2>By step (hour){summary?.byStepTruncated ? ", first 1,000 steps" : ""}</h2>
+        {unavailable("by-step-unavailable", "Totals by step")}
         <ChartView kind="bar" labels={byStep.labels} series={byStep.series} title="transactions by step" />
       </div>
     </section>

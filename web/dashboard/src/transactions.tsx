@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Api, ReportPage } from "./api.js";
 import { usePoll } from "./poll.js";
+import { Unavailable } from "./unavailable.js";
 
 /** The API's own default page: the seed's 100 rows fit on the first page. */
 const PAGE_SIZES = [25, 100, 500];
@@ -45,12 +46,20 @@ export function TransactionsTable({ api, live }: { api: Api; live: boolean }) {
   // Filters change the rows: back to the newest page.
   useEffect(() => setCursors([]), [filters, pageSize]);
 
-  const { data: page, error } = usePoll(
+  const {
+    data: polled,
+    error,
+    updatedAt,
+    current,
+  } = usePoll(
     () => api.get<ReportPage>("/reports", { ...filters, limit: String(pageSize), cursor }),
     TABLE_INTERVAL_MS,
     [api, filters, pageSize, cursor],
     live || !firstPage,
   );
+
+  // Rows read for other filters or another page are not shown as this one's when it cannot be read.
+  const page = current || !error ? polled : undefined;
 
   // Rows that were not on the previous answer of the first page are highlighted once.
   const seen = useRef<Set<string> | null>(null);
@@ -99,11 +108,9 @@ export function TransactionsTable({ api, live }: { api: Api; live: boolean }) {
         />
       </div>
       {error ? (
-        <p class="error" role="alert">
-          {error.message}
-        </p>
+        <Unavailable testId="transactions-unavailable" what="Transactions" reason={error.message} shownFrom={page && updatedAt} />
       ) : null}
-      <table>
+      <table class={error ? "stale" : ""}>
         <thead>
           <tr>
             <th>received</th>
