@@ -1,9 +1,19 @@
+import { inArray, sql } from "drizzle-orm";
 import type { IHeaders, Message } from "kafkajs";
 import type { Database } from "../db/client.js";
 import { deadLetters } from "../db/schema.js";
 import { ensureTopics } from "../kafka/admin.js";
 import { produce } from "../kafka/producer.js";
 import { type PoisonRecord, safeText } from "./classify.js";
+
+/** The reasons of the trigger's on-failure destination (the records it gave up on), beside the consumer's PoisonReason. */
+export const ON_FAILURE_REASONS = [
+  "function-error",
+  "function-timeout",
+  "record-age-exceeded",
+  "function-reported-failure",
+] as const;
+export type OnFailureReason = (typeof ON_FAILURE_REASONS)[number];
 
 /** Dead-letter rows per INSERT: 7 parameters a row stays far below PostgreSQL's 65,535 bind parameters. */
 export const MAX_DEAD_LETTERS_PER_INSERT = 1_000;
@@ -57,14 +67,30 @@ export function toDeadLetterRows(poison: PoisonRecord[]): (typeof deadLetters.$i
   }));
 }
 
-/** Inserts the dead letters (a redelivered offset adds none), in statements under the parameter limit. */
+/**
+ * Inserts the dead letters (a redelivered offset adds none), in statements under the parameter limit.
+ * The consume function's row wins its source offset: a row imported from the dead-letter topic there (an
+ * on-failure reason, which anyone able to write that topic can claim) is replaced, never the other way.
+ */
 export async function insertDeadLetters(db: Pick<Database, "insert">, poison: PoisonRecord[]): Promise<void> {
   const rows = toDeadLetterRows(poison);
   for (let start = 0; start < rows.length; start += MAX_DEAD_LETTERS_PER_INSERT) {
     await db
       .insert(deadLetters)
       .values(rows.slice(start, start + MAX_DEAD_LETTERS_PER_INSERT))
-      .onConflictDoNothing({ target: [deadLetters.topic, deadLetters.partition, deadLetters.offset] });
+      .onConflictDoUpdate({
+        target: [deadLetters.topic, deadLetters.partition, deadLetters.offset],
+        set: {
+          key: sql`excluded.key`,
+          value: sql`excluded.value`,
+          reason: sql`excluded.reason`,
+          detail: sql`excluded.detail`,
+          transactionId: sql`excluded.transaction_id`,
+          createdAt: sql`now()`,
+          redrivenAt: null,
+        },
+        setWhere: inArray(deadLetters.reason, [...ON_FAILURE_REASONS]),
+      });
   }
 }
 
