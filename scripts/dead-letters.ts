@@ -169,6 +169,7 @@ function printRedrive(summary: RedriveSummary): void {
     (item) =>
       `  ${String(item.id).padStart(6)}  ${item.outcome.padEnd(13)}  ${item.reason.padEnd(20)}  ${item.source}  ${item.note}`,
   );
+  if (summary.itemsOmitted > 0) lines.push(`  ... and ${summary.itemsOmitted} more (counted below)`);
   const verb = summary.dryRun ? "would redrive" : "redrove";
   lines.push(
     `redrive: ${verb} ${summary.dryRun ? summary.selected - summary.skipped : summary.redriven} of ${summary.selected} selected, skipped ${summary.skipped}`,
