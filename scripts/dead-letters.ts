@@ -18,7 +18,7 @@ import { cliCommand, parseInstant, parseOrExit, positiveInteger, usageError } fr
 import { requireDatabase, requireKafka } from "./cli/dependencies.js";
 import { startProgress } from "./cli/progress.js";
 import { CliError, describeError, runMain } from "./cli/run.js";
-import { importDeadLetterTopic } from "./dead-letters/import.js";
+import { type ImportSummary, importDeadLetterTopic } from "./dead-letters/import.js";
 import { type RedriveSummary, redrive } from "./dead-letters/redrive.js";
 import { listEntry, renderCounts, renderShow, renderTable, showEntry } from "./dead-letters/render.js";
 import { countByReason, DEAD_LETTER_REASONS, findDeadLetter, listDeadLetters } from "./dead-letters/store.js";
@@ -88,12 +88,38 @@ async function importFirst(required: boolean): Promise<void> {
     );
     return;
   }
-  const summary = await importDeadLetterTopic({ kafka, db: getDb(), topic: config.DEAD_LETTER_TOPIC });
-  if (summary.imported > 0 || summary.unrecognised > 0) {
-    process.stderr.write(
-      `dead-letters: imported ${summary.imported} from ${summary.topic} (${summary.read} read${summary.unrecognised ? `, ${summary.unrecognised} without source headers skipped` : ""})\n`,
-    );
+  const progress = startProgress({ name: "import", unit: "messages", total: 0 });
+  let summary: ImportSummary;
+  try {
+    summary = await importDeadLetterTopic({
+      kafka,
+      db: getDb(),
+      topic: config.DEAD_LETTER_TOPIC,
+      onProgress: (read, total) => {
+        progress.setTotal(total);
+        progress.update(read);
+      },
+    });
+  } finally {
+    progress.stop();
   }
+  if (summary.read > 0) process.stderr.write(`dead-letters: ${describeImport(summary)}\n`);
+}
+
+/** One line: what was read, imported, and skipped and why. */
+function describeImport(summary: ImportSummary): string {
+  const skipped = [
+    summary.unrecognised && `${summary.unrecognised} not dead letters`,
+    summary.foreignTopic && `${summary.foreignTopic} naming a topic the pipeline does not consume`,
+    summary.invalidSource && `${summary.invalidSource} with an invalid source partition, offset or timestamp`,
+  ].filter(Boolean);
+  const parts = [
+    `${summary.read} read`,
+    summary.consumers && `${summary.consumers} the consumer's own (rows already)`,
+    summary.kept && `${summary.kept} kept before`,
+    skipped.length && `skipped ${skipped.join(", ")}`,
+  ].filter(Boolean);
+  return `imported ${summary.imported} from ${summary.topic} (${parts.join("; ")})`;
 }
 
 async function list(options: {
@@ -143,6 +169,7 @@ function printRedrive(summary: RedriveSummary): void {
     (item) =>
       `  ${String(item.id).padStart(6)}  ${item.outcome.padEnd(13)}  ${item.reason.padEnd(20)}  ${item.source}  ${item.note}`,
   );
+  if (summary.itemsOmitted > 0) lines.push(`  ... and ${summary.itemsOmitted} more (counted below)`);
   const verb = summary.dryRun ? "would redrive" : "redrove";
   lines.push(
     `redrive: ${verb} ${summary.dryRun ? summary.selected - summary.skipped : summary.redriven} of ${summary.selected} selected, skipped ${summary.skipped}`,

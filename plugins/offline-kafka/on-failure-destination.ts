@@ -1,7 +1,8 @@
-import { type IHeaders, type Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from "kafkajs";
-import { MAX_DEAD_LETTER_MESSAGE_BYTES } from "../../lib/consumer/dead-letters.js";
+import type { Kafka, KafkaMessage, Message } from "kafkajs";
+import { deadLetterMessage, type OnFailureReason } from "../../lib/consumer/dead-letters.js";
 import { TimeoutError } from "../../lib/errors.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { CoalescingProducer } from "../../lib/kafka/coalescing-producer.js";
 import { metrics } from "../../lib/metrics.js";
 import type { BatchPart } from "./batcher.js";
 import { BatchItemFailuresError, RecordAgeExceededError } from "./failure-handling.js";
@@ -16,57 +17,55 @@ export interface FailureContext {
 }
 
 /** The `dead-letter-reason` header: why the record was given up on. */
-function failureReason(error: unknown): string {
+function failureReason(error: unknown): OnFailureReason {
   if (error instanceof TimeoutError) return "function-timeout";
   if (error instanceof RecordAgeExceededError) return "record-age-exceeded";
   if (error instanceof BatchItemFailuresError) return "function-reported-failure";
   return "function-error";
 }
 
-const headerBytes = (headers: IHeaders) =>
-  Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + Buffer.byteLength(String(value ?? "")), 0);
-
 /**
  * The record as Lambda's Kafka on-failure destination receives it, "the actual failed record along with
- * failure metadata": its key, value and headers, plus headers in the form the consumer's own dead letters
- * use (lib/consumer/dead-letters.ts), so one reader handles both. A record too large to send again with
- * its headers carries a reference to its source offset instead of its value.
+ * failure metadata": built by the consume function's own dead-letter builder (lib/consumer/dead-letters.ts,
+ * one size rule: a reference to the source offset above it), plus the function's name.
  */
 export function failedRecordMessage(
   topic: string,
   partition: number,
   record: KafkaMessage,
   { functionKey, error }: FailureContext,
-) {
-  const context: IHeaders = {
-    "dead-letter-reason": failureReason(error),
-    "dead-letter-detail": errorMessages(error).slice(0, MAX_DETAIL_CHARS),
-    "dead-letter-function": functionKey,
-    "source-topic": topic,
-    "source-partition": String(partition),
-    "source-offset": record.offset,
-    "source-timestamp": record.timestamp,
-  };
-  const whole: Message = { key: record.key, value: record.value, headers: { ...record.headers, ...context } };
-  const bytes = (record.value?.length ?? 0) + (record.key?.length ?? 0) + headerBytes(whole.headers as IHeaders);
-  if (bytes <= MAX_DEAD_LETTER_MESSAGE_BYTES) return whole;
-  return {
+): Message {
+  return deadLetterMessage({
+    topic,
+    partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
     key: record.key,
-    value: null,
-    headers: { ...context, "dead-letter-value": `omitted (${bytes} bytes with headers); read it at the source offset` },
-  } satisfies Message;
+    value: record.value,
+    headers: record.headers,
+    reason: failureReason(error),
+    detail: errorMessages(error).slice(0, MAX_DETAIL_CHARS),
+    extra: { "dead-letter-function": functionKey },
+  });
 }
+
+/** How long the destination waits for the broker to acknowledge a failed batch's records. */
+const SEND_TIMEOUT_MS = 30_000;
+/** The queue bound: a failed batch is at most the event's batchSize (10,000) records, all queued at once. */
+const MAX_PENDING_MESSAGES = 100_000;
 
 /**
  * The on-failure destination `kafka://<topic>` on the poller's own cluster: created on first use as the
  * project's other topics are (ensureTopics: config.TOPIC_PARTITIONS partitions, the configured or
- * cluster-sized replication), written with an idempotent acks=all producer.
+ * cluster-sized replication), written as the consume function's dead letters are: one idempotent acks=all
+ * request per partition (lib/kafka/partitions.ts says why a multi-partition send can lose records), one
+ * produce call per message so large records never add up to a request the broker refuses.
  */
 export class OnFailureDestination {
   readonly topic: string;
   private readonly kafka: Kafka;
-  private producer: Producer | undefined;
-  private ready: Promise<Producer> | undefined;
+  private producer: CoalescingProducer | undefined;
+  private ready: Promise<CoalescingProducer> | undefined;
 
   constructor(kafka: Kafka, topic: string) {
     this.kafka = kafka;
@@ -79,7 +78,8 @@ export class OnFailureDestination {
     const messages = parts.flatMap(({ topic, partition, messages: records }) =>
       records.map((record) => failedRecordMessage(topic, partition, record, context)),
     );
-    await producer.send({ topic: this.topic, acks: -1, messages });
+    // Queued in order: the producer keeps a partition's messages in the order they were given.
+    await Promise.all(messages.map((message) => producer.produce(this.topic, [message], SEND_TIMEOUT_MS)));
     // Beside the consume function's own dead letters in txlog_dead_letters_total (GET /metrics, the worker's port).
     metrics().deadLetters.inc({ reason: failureReason(context.error) }, messages.length);
   }
@@ -91,19 +91,15 @@ export class OnFailureDestination {
     await producer?.disconnect();
   }
 
-  private connect(): Promise<Producer> {
+  private connect(): Promise<CoalescingProducer> {
     this.ready ??= (async () => {
       await ensureTopics([this.topic], { kafka: this.kafka });
-      const producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        // Murmur2 on the key, as the API's producer: a key's failed records land on one partition, in order.
-        createPartitioner: Partitioners.DefaultPartitioner,
+      this.producer = new CoalescingProducer({
+        transactional: false,
+        kafka: this.kafka,
+        maxPendingMessages: MAX_PENDING_MESSAGES,
       });
-      await producer.connect();
-      this.producer = producer;
-      return producer;
+      return this.producer;
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;

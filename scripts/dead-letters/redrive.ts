@@ -1,7 +1,7 @@
 import type { Message } from "kafkajs";
 import { classifyRecord, isPoison, MAX_RECORD_BYTES } from "../../lib/consumer/classify.js";
 import type { Database } from "../../lib/db/client.js";
-import { type DeadLetterRow, findDeadLetter, markRedriven, pendingDeadLetters } from "./store.js";
+import { countPending, type DeadLetterRow, findDeadLetter, markRedriven, pendingDeadLettersPage } from "./store.js";
 
 /**
  * Redrive: a dead letter's record produced again to its source topic and partition, with its key and
@@ -53,11 +53,19 @@ export interface RedriveSummary {
   redriven: number;
   skipped: number;
   stillPoison: number;
+  /** The first MAX_ITEMS rows' outcomes (skipped ones first kept when there are more). */
   items: RedriveItem[];
+  /** Outcomes not in `items` (counted above). */
+  itemsOmitted: number;
 }
 
-/** Rows produced per round; each round is marked as soon as the broker committed it. */
+/** Rows produced per round; each round is marked as soon as the broker acknowledged it. */
 const ROUND = 200;
+/** Rows read per page, and at most this many bytes of stored values (base64) a page: memory stays bounded. */
+const PAGE_ROWS = 1_000;
+const PAGE_BYTES = 16 * 1024 * 1024;
+/** Outcomes kept for the summary; a redrive of 100,000 rows reports the rest as counts. */
+export const MAX_ITEMS = 1_000;
 
 const sourceOf = (row: DeadLetterRow) => `${row.topic}/${row.partition}@${row.offset}`;
 
@@ -82,60 +90,97 @@ function foresee(row: DeadLetterRow, value: Buffer, replaced: boolean): { stillP
   return { stillPoison: false, note: "a valid transaction message" };
 }
 
-async function selectRows(db: Database, selection: RedriveSelection): Promise<DeadLetterRow[]> {
+/** The selected rows, a page at a time (the whole selection is never in memory). */
+async function* selectPages(db: Database, selection: RedriveSelection): AsyncGenerator<DeadLetterRow[]> {
   if (selection.id !== undefined) {
     const row = await findDeadLetter(db, selection.id);
     if (!row) throw new RedriveError(`no dead letter ${selection.id}`);
-    return [row];
+    yield [row];
+    return;
   }
-  return pendingDeadLetters(db, { reason: selection.reason, topic: selection.topic });
+  const filter = { reason: selection.reason, topic: selection.topic };
+  let afterId = 0;
+  for (;;) {
+    const page = await pendingDeadLettersPage(db, filter, afterId, { limit: PAGE_ROWS, maxBytes: PAGE_BYTES });
+    if (page.length === 0) return;
+    yield page;
+    afterId = page.at(-1)?.id ?? afterId;
+  }
+}
+
+interface Send {
+  row: DeadLetterRow;
+  item: RedriveItem;
+  message: Message;
 }
 
 export async function redrive(options: RedriveOptions): Promise<RedriveSummary> {
   const { db, selection } = options;
   if (options.value && selection.id === undefined) throw new RedriveError("a replacement value needs one dead letter (--id)");
-  const rows = await selectRows(db, selection);
-  const items: RedriveItem[] = [];
-  const sends: { row: DeadLetterRow; item: RedriveItem; message: Message }[] = [];
-  for (const row of rows) {
-    const item: RedriveItem = {
-      id: row.id,
-      source: sourceOf(row),
-      reason: row.reason,
-      outcome: "skipped",
-      note: "",
-      stillPoison: false,
-    };
-    items.push(item);
-    const value = options.value ?? (row.value === null ? undefined : Buffer.from(row.value, "base64"));
-    if (value === undefined) {
-      item.note = `its value was not kept (${row.detail}); redrive it with --id ${row.id} --value-file F`;
-      continue;
-    }
-    if (value.length > MAX_RECORD_BYTES) {
-      item.note = `its value is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte limit: fix it with --id ${row.id} --value-file F`;
-      continue;
-    }
-    const foreseen = foresee(row, value, options.value !== undefined);
-    if (options.value && foreseen.stillPoison) {
-      throw new RedriveError(`the corrected value of dead letter ${row.id} is ${foreseen.note}; nothing was produced`);
-    }
-    Object.assign(item, foreseen, { outcome: options.dryRun ? "would redrive" : "redriven" });
-    sends.push({
-      row,
-      item,
-      // To the partition it was read from, so it stays in order with its key's other records.
-      message: {
-        key: row.key,
-        value,
-        partition: row.partition,
-        headers: { "redriven-from": `dead_letters ${row.id} (${item.source})` },
-      },
-    });
-  }
-
+  const total = selection.id === undefined ? await countPending(db, { reason: selection.reason, topic: selection.topic }) : 1;
+  const summary: RedriveSummary = {
+    dryRun: options.dryRun ?? false,
+    selected: 0,
+    redriven: 0,
+    skipped: 0,
+    stillPoison: 0,
+    items: [],
+    itemsOmitted: 0,
+  };
+  const keep = (item: RedriveItem) => {
+    if (summary.items.length < MAX_ITEMS) summary.items.push(item);
+    else summary.itemsOmitted += 1;
+  };
   let done = 0;
-  if (!options.dryRun) {
+  options.onProgress?.(0, total);
+  for await (const rows of selectPages(db, selection)) {
+    const sends: Send[] = [];
+    for (const row of rows) {
+      summary.selected += 1;
+      const item: RedriveItem = {
+        id: row.id,
+        source: sourceOf(row),
+        reason: row.reason,
+        outcome: "skipped",
+        note: "",
+        stillPoison: false,
+      };
+      keep(item);
+      const value = options.value ?? (row.value === null ? undefined : Buffer.from(row.value, "base64"));
+      if (value === undefined) {
+        item.note = `its value was not kept (${row.detail}); redrive it with --id ${row.id} --value-file F`;
+        summary.skipped += 1;
+        continue;
+      }
+      if (value.length > MAX_RECORD_BYTES) {
+        item.note = `its value is ${value.length} bytes, over the ${MAX_RECORD_BYTES}-byte limit: fix it with --id ${row.id} --value-file F`;
+        summary.skipped += 1;
+        continue;
+      }
+      const foreseen = foresee(row, value, options.value !== undefined);
+      if (options.value && foreseen.stillPoison) {
+        throw new RedriveError(`the corrected value of dead letter ${row.id} is ${foreseen.note}; nothing was produced`);
+      }
+      Object.assign(item, foreseen, { outcome: options.dryRun ? "would redrive" : "redriven" });
+      if (foreseen.stillPoison) summary.stillPoison += 1;
+      sends.push({
+        row,
+        item,
+        // To the partition it was read from, so it stays in order with its key's other records.
+        message: {
+          key: row.key,
+          value,
+          partition: row.partition,
+          headers: { "redriven-from": `dead_letters ${row.id} (${item.source})` },
+        },
+      });
+    }
+    if (options.dryRun) {
+      done += rows.length;
+      options.onProgress?.(done, total);
+      continue;
+    }
+    done += rows.length - sends.length;
     for (let start = 0; start < sends.length; start += ROUND) {
       const round = sends.slice(start, start + ROUND);
       const results = await Promise.allSettled(round.map(({ row, message }) => options.produce(row.topic, [message])));
@@ -144,8 +189,9 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
         db,
         sent.map(({ row }) => row.id),
       );
+      summary.redriven += sent.length;
       done += sent.length;
-      options.onProgress?.(done, sends.length);
+      options.onProgress?.(done, total);
       const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
       if (failed) {
         for (const { item } of round.filter((_, index) => results[index]?.status === "rejected")) {
@@ -153,17 +199,11 @@ export async function redrive(options: RedriveOptions): Promise<RedriveSummary> 
           item.note = "the broker did not take it";
         }
         const reason = failed.reason instanceof Error ? failed.reason.message : String(failed.reason);
-        throw new RedriveError(`${done} of ${sends.length} redriven, then Kafka refused: ${reason}`, { cause: failed.reason });
+        throw new RedriveError(`${summary.redriven} of ${total} redriven, then Kafka refused: ${reason}`, {
+          cause: failed.reason,
+        });
       }
     }
   }
-
-  return {
-    dryRun: options.dryRun ?? false,
-    selected: rows.length,
-    redriven: options.dryRun ? 0 : done,
-    skipped: items.filter(({ outcome }) => outcome === "skipped").length,
-    stillPoison: items.filter(({ stillPoison, outcome }) => stillPoison && outcome !== "skipped").length,
-    items,
-  };
+  return summary;
 }

@@ -1,5 +1,6 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, type SQL, sql } from "drizzle-orm";
-import type { PoisonReason } from "../../lib/consumer/classify.js";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { POISON_REASONS, type PoisonReason } from "../../lib/consumer/classify.js";
+import { ON_FAILURE_REASONS, type OnFailureReason } from "../../lib/consumer/dead-letters.js";
 import type { Database } from "../../lib/db/client.js";
 import { deadLetters } from "../../lib/db/schema.js";
 
@@ -9,15 +10,10 @@ export type DeadLetterRow = typeof deadLetters.$inferSelect;
 export type NewDeadLetterRow = typeof deadLetters.$inferInsert;
 
 /** The consumer's reasons (lib/consumer/classify.ts), then the trigger's on-failure ones. */
-export const DEAD_LETTER_REASONS = [
-  "oversized",
-  "undecodable",
-  "invalid",
-  "idempotency-conflict",
-  "id-conflict",
-  "function-error",
-  "function-timeout",
-] as const satisfies readonly (PoisonReason | "function-error" | "function-timeout")[];
+export const DEAD_LETTER_REASONS = [...POISON_REASONS, ...ON_FAILURE_REASONS] as const satisfies readonly (
+  | PoisonReason
+  | OnFailureReason
+)[];
 
 export interface DeadLetterFilter {
   reason?: string;
@@ -70,13 +66,41 @@ export async function findDeadLetter(db: Database, id: number): Promise<DeadLett
   return row;
 }
 
-/** The rows a redrive without --id takes: never redriven, oldest first (each partition's order kept). */
-export async function pendingDeadLetters(db: Database, filter: Omit<DeadLetterFilter, "pending">): Promise<DeadLetterRow[]> {
-  return db
-    .select()
+/** How many rows a redrive without --id takes. */
+export async function countPending(db: Database, filter: Omit<DeadLetterFilter, "pending">): Promise<number> {
+  const [row] = await db
+    .select({ count: count() })
     .from(deadLetters)
-    .where(where({ ...filter, pending: true }))
-    .orderBy(asc(deadLetters.id));
+    .where(where({ ...filter, pending: true }));
+  return row?.count ?? 0;
+}
+
+/**
+ * The next rows a redrive without --id takes, after id `afterId`: never redriven, oldest first (each
+ * partition's order kept), at most `limit` rows and, past the first, `maxBytes` of stored values, so a
+ * page of large values stays small in memory.
+ */
+export async function pendingDeadLettersPage(
+  db: Database,
+  filter: Omit<DeadLetterFilter, "pending">,
+  afterId: number,
+  { limit, maxBytes }: { limit: number; maxBytes: number },
+): Promise<DeadLetterRow[]> {
+  const sizes = await db
+    .select({ id: deadLetters.id, bytes: sql<number>`coalesce(octet_length(${deadLetters.value}), 0)`.mapWith(Number) })
+    .from(deadLetters)
+    .where(and(where({ ...filter, pending: true }), gt(deadLetters.id, afterId)))
+    .orderBy(asc(deadLetters.id))
+    .limit(limit);
+  const ids: number[] = [];
+  let bytes = 0;
+  for (const size of sizes) {
+    if (ids.length > 0 && bytes + size.bytes > maxBytes) break;
+    ids.push(size.id);
+    bytes += size.bytes;
+  }
+  if (ids.length === 0) return [];
+  return db.select().from(deadLetters).where(inArray(deadLetters.id, ids)).orderBy(asc(deadLetters.id));
 }
 
 /** Records that the rows were produced again; returns the time stamped. */

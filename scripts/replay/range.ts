@@ -139,9 +139,12 @@ export async function readRanges(
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
         const range = pending.get(payload.partition);
         if (payload.topic !== topic || !range) return;
-        idle();
         const position = Number(payload.lastOffset) + 1;
-        if (position > (next.get(range.partition) ?? 0)) next.set(range.partition, position);
+        // Only progress counts as activity: a fetch answering the same records again must end in the idle error.
+        if (position > (next.get(range.partition) ?? 0)) {
+          next.set(range.partition, position);
+          idle();
+        }
         if (position < range.to) return;
         pending.delete(range.partition);
         consumer.pause([{ topic, partitions: [range.partition] }]);
@@ -151,21 +154,24 @@ export async function readRanges(
         .run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          eachBatch: async ({ batch }) => {
+          eachBatch: async ({ batch, resolveOffset }) => {
             const range = pending.get(batch.partition);
             if (!range) return;
             const from = next.get(batch.partition) ?? range.from;
             const records = batch.messages.filter(({ offset }) => Number(offset) >= from && Number(offset) < range.to);
-            if (records.length === 0) return;
-            try {
-              await onRecords(batch.partition, records);
-            } catch (error) {
-              // The caller's failure ends the read (kafkajs would retry the batch and restart the consumer).
-              pending.clear();
-              reject(error);
-              return;
+            if (records.length > 0) {
+              try {
+                await onRecords(batch.partition, records);
+              } catch (error) {
+                // The caller's failure ends the read (kafkajs would retry the batch and restart the consumer).
+                pending.clear();
+                reject(error);
+                return;
+              }
             }
-            next.set(batch.partition, Number(records.at(-1)?.offset) + 1);
+            // Without auto-resolve KafkaJS fetches from the last resolved offset: unresolved, a range larger
+            // than one fetch (1 MiB a partition) was fetched from the same offset forever.
+            resolveOffset(batch.lastOffset());
           },
         })
         .catch(reject);

@@ -219,11 +219,11 @@ describe("dead letters: list, show, fix and redrive", () => {
       messages: [failedRecordMessage(topic, PARTITION, source, { functionKey: "consume", error: new Error("database said no") })],
     });
     const groupId = uniqueName("test.dead-letter-import");
-    const first = await importDeadLetterTopic({ kafka, db: getDb(), topic: deadLetterTopic, groupId });
+    const first = await importDeadLetterTopic({ kafka, db: getDb(), topic: deadLetterTopic, groupId, sourceTopics: [topic] });
     // The consumer's own dead letters on the topic are rows already; only the trigger's record is new.
     expect(first.imported).toBe(1);
     expect(first.read).toBeGreaterThan(1);
-    const second = await importDeadLetterTopic({ kafka, db: getDb(), topic: deadLetterTopic, groupId });
+    const second = await importDeadLetterTopic({ kafka, db: getDb(), topic: deadLetterTopic, groupId, sourceTopics: [topic] });
     expect(second).toMatchObject({ read: 0, imported: 0 });
 
     const [imported] = await ofTopic("function-error");

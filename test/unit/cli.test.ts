@@ -145,6 +145,7 @@ describe("dead letters: import and render", () => {
         "source-topic": "transactions",
         "source-partition": "2",
         "source-offset": "41",
+        "source-timestamp": "1795999999000",
       }),
     );
     expect(row).toEqual({
@@ -169,6 +170,7 @@ describe("dead letters: import and render", () => {
           "source-topic": "transactions",
           "source-partition": "0",
           "source-offset": "3",
+          "source-timestamp": "1795999999000",
         },
         null,
       ),
