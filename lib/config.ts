@@ -10,8 +10,26 @@ const optional = <T extends z.ZodType>(schema: T) =>
  * developer machine reads (cache directory, controller and serverless-offline ports, the database URL
  * infra:up recorded) live in scripts/infra/settings.ts; nothing here reads a file.
  */
+/** The only stage that may run on the development defaults (plugins/stage.cjs LOCAL_STAGE). */
+export const LOCAL_STAGE = "local";
+/** stage `local`'s API key: public (README, .env.example), so never a deployed stage's. */
+export const DEVELOPMENT_API_KEY = "txlog-local-development-key";
+/** sslmode values that always mean TLS (libpq's prefer and allow fall back to plaintext, so they do not count). */
+const TLS_SSLMODES = new Set(["require", "verify-ca", "verify-full", "no-verify"]);
+
+/** Whether node-postgres connects to this URL over TLS (sslmode or ssl=true, as pg-connection-string reads them). */
+function databaseUsesTls(databaseUrl: string): boolean {
+  const { searchParams } = new URL(databaseUrl);
+  const sslmode = searchParams.get("sslmode");
+  if (sslmode !== null) return TLS_SSLMODES.has(sslmode);
+  const ssl = searchParams.get("ssl");
+  return ssl === "true" || ssl === "1";
+}
+
 const ConfigSchema = z
   .object({
+    /** serverless.yml sets it to the stage (`sls:stage`); everything else (scripts, the worker, tests) is `local`. */
+    STAGE: z.string().min(1).default(LOCAL_STAGE),
     KAFKA_BROKERS: z
       .string()
       .default("127.0.0.1:9092")
@@ -78,9 +96,10 @@ const ConfigSchema = z
      * The API key every non-docs route requires (header x-api-key): serverless.yml's provider.apiGateway.apiKeys
      * takes it from the environment, with this public default for stage `local` only (plugins/require-api-key.cjs
      * refuses to package or deploy any other stage without an explicit API_KEY). API Gateway wants 20 to 128
-     * characters. The handlers never read it (API Gateway checks the key); local tools (start, simulate) do.
+     * characters. The handlers never read it (API Gateway checks the key); local tools (start, simulate, the
+     * worker's /metrics) do. Unset outside stage `local`: undefined (deployed functions are not given it).
      */
-    API_KEY: z.string().min(20).max(128).default("txlog-local-development-key"),
+    API_KEY: optional(z.string().min(20).max(128)),
     /** Largest body POST /transaction accepts (bytes); larger ones get 413. */
     MAX_BODY_BYTES: z.coerce
       .number()
@@ -122,12 +141,25 @@ const ConfigSchema = z
     if (value.DEAD_LETTER_TOPIC === value.TRANSACTIONS_TOPIC) {
       problem("DEAD_LETTER_TOPIC", `must not be the transactions topic (${value.TRANSACTIONS_TOPIC}): poison would loop`);
     }
+    // Outside `local` the development fallbacks are public knowledge: refuse them rather than run on them.
+    if (value.STAGE !== LOCAL_STAGE) {
+      if (!databaseUsesTls(value.DATABASE_URL)) {
+        problem(
+          "DATABASE_URL",
+          `stage ${value.STAGE} needs TLS to the database: add sslmode=verify-full (or require) to the URL`,
+        );
+      }
+      if (value.API_KEY === DEVELOPMENT_API_KEY) {
+        problem("API_KEY", `the public development key serves stage ${LOCAL_STAGE} only, not ${value.STAGE}: set your own`);
+      }
+    }
     const { KAFKA_REPLICATION_FACTOR: factor, KAFKA_MIN_INSYNC_REPLICAS: minInsync } = value;
     if (minInsync !== undefined && minInsync > (factor ?? minInsync)) {
       problem("KAFKA_MIN_INSYNC_REPLICAS", `must not exceed KAFKA_REPLICATION_FACTOR (${factor})`);
     }
   })
-  .transform(({ DATABASE_USER, DATABASE_PASSWORD, ...rest }) => {
+  .transform(({ DATABASE_USER, DATABASE_PASSWORD, API_KEY, ...settings }) => {
+    const rest = { ...settings, API_KEY: API_KEY ?? (settings.STAGE === LOCAL_STAGE ? DEVELOPMENT_API_KEY : undefined) };
     if (DATABASE_USER === undefined && DATABASE_PASSWORD === undefined) return rest;
     const url = new URL(rest.DATABASE_URL);
     // Encoded in full (the URL setters leave "%" alone); pg decodes them back.
@@ -152,3 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export const config: Config = loadConfig();
+
+/** The API key a local tool serves or sends; outside stage `local` only an explicit API_KEY. */
+export function requiredApiKey(settings: Pick<Config, "API_KEY" | "STAGE">): string {
+  if (settings.API_KEY === undefined) {
+    throw new ConfigError(`invalid configuration: API_KEY: required outside stage ${LOCAL_STAGE} (STAGE=${settings.STAGE})`);
+  }
+  return settings.API_KEY;
+}

@@ -16,7 +16,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadConfig } from "../lib/config.js";
+import { DEVELOPMENT_API_KEY, loadConfig, requiredApiKey } from "../lib/config.js";
 import { migrateDatabase } from "../lib/db/client.js";
 import { ensureTopics } from "../lib/kafka/admin.js";
 import { logger } from "../lib/logger.js";
@@ -53,9 +53,6 @@ const serverlessOptions = separator === -1 ? [] : argv.slice(separator + 1);
 const log = logger.child({ component: "start" });
 const REPO_ROOT = resolve(import.meta.dirname, "..");
 const SERVERLESS_BIN = resolve(REPO_ROOT, "node_modules/serverless/bin/serverless.js");
-
-/** The development key of stage `local` (lib/config.ts's default): public, so printing it never leaks anything. */
-const DEVELOPMENT_API_KEY = "txlog-local-development-key";
 
 /** serverless-offline binds HTTP_HOST (127.0.0.1 by default, serverless.yml); "localhost" works for clients too. */
 function urls(port: number): Record<string, string> {
@@ -204,7 +201,7 @@ async function main(): Promise<void> {
   if (await ready) {
     log.info({ step: "ready", ms: Math.round(performance.now() - startedAt), urls: urls(HTTP_PORT) }, "txlog is up");
     const lines = Object.entries(urls(HTTP_PORT)).map(([route, url]) => `  ${route.padEnd(24)} ${url}`);
-    lines.push(apiKeyLine(config.API_KEY));
+    lines.push(apiKeyLine(requiredApiKey(config)));
     process.stdout.write(`\ntxlog is up (Ctrl-C to stop):\n${lines.join("\n")}\n\n`);
   }
   // From here on this process only waits for the server: give back what infra:up, the migrations and the

@@ -17,7 +17,7 @@
 
 import "./infra/local-env.js";
 import { resolve } from "node:path";
-import { config } from "../lib/config.js";
+import { config, requiredApiKey } from "../lib/config.js";
 import type { BatchSummary } from "../lib/consumer/persist.js";
 import { logger } from "../lib/logger.js";
 import { definitionFromOptions, KafkaEventDefinitionError, startPollers } from "../plugins/offline-kafka/index.js";
@@ -89,8 +89,10 @@ const PROGRESS_EVERY_MS = 10_000;
  */
 async function startMetricsServer(): Promise<MetricsServer | undefined> {
   if (values.metricsPort === 0) return undefined;
+  // Outside the try: a missing key is a configuration error to stop on, not a busy port.
+  const apiKey = requiredApiKey(config);
   try {
-    const server = await serveMetrics({ port: values.metricsPort, host: values.metricsHost, apiKey: config.API_KEY });
+    const server = await serveMetrics({ port: values.metricsPort, host: values.metricsHost, apiKey });
     log.info({ url: server.url }, "metrics served (x-api-key required)");
     return server;
   } catch (error) {

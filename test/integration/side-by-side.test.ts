@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { config } from "../../lib/config.js";
+import { config, requiredApiKey } from "../../lib/config.js";
 import { freePort } from "../../scripts/infra/index.js";
 
 const run = promisify(execFile);
@@ -69,7 +69,7 @@ describe("npm start beside sls package, invoke local and a second npm start", ()
   let baseUrl: string;
   let httpPort: number;
   const out = mkdtempSync(join(tmpdir(), "txlog-side-by-side-"));
-  const get = (path: string) => fetch(`${baseUrl}${path}`, { headers: { "x-api-key": config.API_KEY } });
+  const get = (path: string) => fetch(`${baseUrl}${path}`, { headers: { "x-api-key": requiredApiKey(config) } });
 
   beforeAll(async () => {
     httpPort = await freePort();

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { config } from "../../lib/config.js";
+import { config, requiredApiKey } from "../../lib/config.js";
 import { freePort } from "../../scripts/infra/index.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -92,7 +92,7 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   child.stderr?.on("data", keep);
   const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
 
-  const apiKey = env.API_KEY ?? config.API_KEY;
+  const apiKey = env.API_KEY ?? requiredApiKey(config);
   const server: OfflineServer = {
     baseUrl: `http://127.0.0.1:${httpPort}`,
     httpPort,

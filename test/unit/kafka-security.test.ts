@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ConfigError, loadConfig } from "../../lib/config.js";
+import { ConfigError, loadConfig, requiredApiKey } from "../../lib/config.js";
 import { defaultReplication } from "../../lib/kafka/admin.js";
 import { kafkaSecurity } from "../../lib/kafka/client.js";
 import { clusterLayout } from "../../scripts/infra/index.js";
@@ -42,6 +42,15 @@ describe("Kafka security from configuration", () => {
     [{ KAFKA_SSL: "true", KAFKA_SSL_CA: "not a certificate" }, "KAFKA_SSL_CA: expected PEM certificates"],
     [{ KAFKA_REPLICATION_FACTOR: "2", KAFKA_MIN_INSYNC_REPLICAS: "3" }, "KAFKA_MIN_INSYNC_REPLICAS: must not exceed"],
     [{ TRANSACTIONS_TOPIC: "tx", DEAD_LETTER_TOPIC: "tx" }, "DEAD_LETTER_TOPIC: must not be the transactions topic"],
+    [
+      { STAGE: "prod", DATABASE_URL: "postgres://db.example:5432/txlog" },
+      "DATABASE_URL: stage prod needs TLS to the database: add sslmode=verify-full (or require) to the URL",
+    ],
+    [{ STAGE: "prod", DATABASE_URL: "postgres://db.example:5432/txlog?sslmode=prefer" }, "DATABASE_URL: stage prod needs TLS"],
+    [
+      { STAGE: "prod", DATABASE_URL: "postgres://db.example/txlog?sslmode=require", API_KEY: "txlog-local-development-key" },
+      "API_KEY: the public development key serves stage local only, not prod: set your own",
+    ],
   ])("refuses %j naming the setting", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -115,5 +124,30 @@ describe("native cluster layout (infra:up --brokers N)", () => {
       1, 5, 9,
     ]);
     expect(() => clusterLayout(["127.0.0.1:1", "127.0.0.1:5"], [2], 3)).toThrow("KAFKA_BROKERS lists 2 brokers");
+  });
+});
+
+describe("deployed stages (STAGE other than local)", () => {
+  const tls = "postgres://db.example:5432/txlog?sslmode=verify-full";
+
+  it("run with TLS to the database and no API key of their own (API Gateway checks it, not the functions)", () => {
+    for (const DATABASE_URL of [tls, "postgres://db.example/txlog?sslmode=require", "postgres://db.example/txlog?ssl=true"]) {
+      const config = loadConfig({ STAGE: "prod", DATABASE_URL });
+      expect(config.DATABASE_URL).toBe(DATABASE_URL);
+      expect(config.API_KEY).toBeUndefined();
+    }
+  });
+
+  it("give local tools no development key to fall back on", () => {
+    expect(() => requiredApiKey(loadConfig({ STAGE: "prod", DATABASE_URL: tls }))).toThrow(
+      "API_KEY: required outside stage local (STAGE=prod)",
+    );
+    expect(requiredApiKey(loadConfig({}))).toBe("txlog-local-development-key");
+  });
+
+  it("refuse several dangerous settings in one line", () => {
+    expect(() => loadConfig({ STAGE: "prod", API_KEY: "txlog-local-development-key" })).toThrow(
+      /^invalid configuration: DATABASE_URL: stage prod needs TLS[^\n]*; API_KEY: the public development key[^\n]*$/,
+    );
   });
 });
