@@ -1,6 +1,6 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { openApiDocument } from "../lib/docs/openapi.js";
-import { isTextAsset, readSwaggerUiAsset, swaggerUiPage } from "../lib/docs/swagger-ui.js";
+import { isTextAsset, readSwaggerUiAsset, swaggerUiCsp, swaggerUiPage } from "../lib/docs/swagger-ui.js";
 import { NotFoundError } from "../lib/errors.js";
 import { basePath } from "../lib/http/base-path.js";
 import { jsonResponse, route } from "../lib/http/handler.js";
@@ -16,10 +16,16 @@ export const openapi = route(async (event) => jsonResponse(200, openApiDocument(
  */
 export const page = route(async (event) => {
   const base = basePath(event);
+  const options = { specUrl: `${base}/openapi.json`, assetBase: `${base}/docs/` };
   return {
     statusCode: 200,
-    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" },
-    body: swaggerUiPage({ specUrl: `${base}/openapi.json`, assetBase: `${base}/docs/` }),
+    headers: {
+      "Content-Type": "text/html; charset=utf-8",
+      "Cache-Control": "no-cache",
+      "Content-Security-Policy": swaggerUiCsp(options),
+      "X-Content-Type-Options": "nosniff",
+    },
+    body: swaggerUiPage(options),
   };
 });
 
@@ -31,7 +37,7 @@ export const asset = route(async (event): Promise<APIGatewayProxyResult> => {
   const text = isTextAsset(found.contentType);
   return {
     statusCode: 200,
-    headers: { "Content-Type": found.contentType, "Cache-Control": "public, max-age=3600" },
+    headers: { "Content-Type": found.contentType, "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" },
     body: found.body.toString(text ? "utf8" : "base64"),
     isBase64Encoded: !text,
   };

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -79,19 +80,50 @@ export interface SwaggerUiPageOptions {
   assetBase: string;
 }
 
-/**
- * The HTML of GET /docs; everything it loads comes from this API. It carries no credentials: the page
- * is public, and the user enters the API key under "Authorize" (persistAuthorization keeps it in this
- * browser's localStorage across reloads; Logout in the same dialog forgets it).
- */
-export function swaggerUiPage(options: SwaggerUiPageOptions): string {
+/** The page's one inline script: Swagger UI's start, with the page's settings. */
+function initScript(options: SwaggerUiPageOptions): string {
   const settings = {
     url: options.specUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: true,
     displayRequestDuration: true,
+    // Off: the badge would load an image from validator.swagger.io, which the policy below does not allow.
+    validatorUrl: null,
   };
+  return `
+    window.ui = SwaggerUIBundle(Object.assign(${scriptLiteral(settings)}, {
+      presets: [SwaggerUIBundle.presets.apis],
+      layout: "BaseLayout",
+    }));
+  `;
+}
+
+/**
+ * GET /docs's Content-Security-Policy: only this API's own files, and of inline scripts only the page's own
+ * (by its hash), so a script injected into the page does not run. Swagger UI sets styles through the DOM,
+ * which style-src does not restrict; its CSS inlines images as data: URIs.
+ */
+export function swaggerUiCsp(options: SwaggerUiPageOptions): string {
+  const hash = createHash("sha256").update(initScript(options)).digest("base64");
+  return [
+    "default-src 'none'",
+    `script-src 'self' 'sha256-${hash}'`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/**
+ * The HTML of GET /docs; everything it loads comes from this API. It carries no credentials: the page
+ * is public, and the user enters the API key under "Authorize" (persistAuthorization keeps it in this
+ * browser's localStorage across reloads; Logout in the same dialog forgets it).
+ */
+export function swaggerUiPage(options: SwaggerUiPageOptions): string {
   const assets = attribute(options.assetBase);
   return `<!DOCTYPE html>
 <html lang="en">
@@ -105,12 +137,7 @@ export function swaggerUiPage(options: SwaggerUiPageOptions): string {
 <body>
   <div id="swagger-ui"></div>
   <script src="${assets}swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle(Object.assign(${scriptLiteral(settings)}, {
-      presets: [SwaggerUIBundle.presets.apis],
-      layout: "BaseLayout",
-    }));
-  </script>
+  <script>${initScript(options)}</script>
 </body>
 </html>
 `;
