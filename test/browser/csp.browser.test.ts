@@ -48,20 +48,18 @@ async function openInjected(path: string): Promise<Page> {
     expect(body).toContain(INJECTED);
     await route.fulfill({ response, body });
   });
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { violations: string[] }).violations = seen;
-    document.addEventListener("securitypolicyviolation", (event) => seen.push(event.violatedDirective));
-  });
+  // Runs before the page's own scripts (in the page, so a string: this project's types have no DOM).
+  await page.addInitScript(
+    `window.violations = []; document.addEventListener("securitypolicyviolation", (e) => window.violations.push(e.violatedDirective));`,
+  );
   const served = await page.goto(url);
   expect(served?.headers()["content-security-policy"]).toContain("default-src 'none'");
   return page;
 }
 
-const injectedRan = (page: Page) => page.evaluate(() => (window as unknown as { injected?: boolean }).injected === true);
+const injectedRan = (page: Page) => page.evaluate("window.injected === true");
 /** The directives the page violated, each once: only the injected script and handler, nothing the page needs. */
-const violations = async (page: Page) =>
-  [...new Set(await page.evaluate(() => (window as unknown as { violations: string[] }).violations))].sort();
+const violations = async (page: Page) => [...new Set(await page.evaluate<string[]>("window.violations"))].sort();
 
 describe("Content-Security-Policy of the public pages", () => {
   it("/docs: Swagger UI starts and lists the operations; an injected inline script does not run", async () => {
