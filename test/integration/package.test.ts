@@ -24,11 +24,15 @@ function envWithout(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...rest, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off", ...extra };
 }
 
-function readTemplate(dir: string): Resource[] {
+function readTemplateResources(dir: string): Record<string, Resource> {
   const template = JSON.parse(readFileSync(join(dir, "cloudformation-template-update-stack.json"), "utf8")) as {
     Resources: Record<string, Resource>;
   };
-  return Object.values(template.Resources);
+  return template.Resources;
+}
+
+function readTemplate(dir: string): Resource[] {
+  return Object.values(readTemplateResources(dir));
 }
 
 describe("npx sls package (offline)", () => {
@@ -249,6 +253,61 @@ describe("npx sls package (offline)", () => {
       const statements = JSON.stringify(role?.Properties);
       expect(statements).toContain(`"Action":["secretsmanager:GetSecretValue"],"Resource":"${resources.mskSecretArn}"`);
       expect(statements).toContain("AWSLambdaVPCAccessExecutionRole");
+    });
+
+    it("throttles the stage: the key's usage plan, every route, each public route lower, and reserved concurrency", async () => {
+      await packageProd([...params, "--param=publicRateLimit=5"], { API_KEY: `prod-${randomBytes(16).toString("hex")}` });
+      const template = readTemplate(prod);
+      const [plan, ...otherPlans] = template.filter((resource) => resource.Type === "AWS::ApiGateway::UsagePlan");
+      expect(otherPlans).toHaveLength(0);
+      expect(plan?.Properties).toMatchObject({
+        Throttle: { RateLimit: 100, BurstLimit: 200 },
+        Quota: { Limit: 1_000_000, Period: "DAY" },
+      });
+
+      // The public routes, read from the template: methods without ApiKeyRequired, each with its resource path.
+      const byId = new Map(Object.entries(readTemplateResources(prod)));
+      const pathOf = (resourceId: unknown): string => {
+        const ref = (resourceId as { Ref?: string }).Ref;
+        if (ref === undefined) return ""; // the REST API's root resource
+        const resource = byId.get(ref);
+        if (!resource) throw new Error(`no resource ${ref}`);
+        const { PathPart, ParentId } = resource.Properties as { PathPart: string; ParentId: unknown };
+        return `${pathOf(ParentId)}/${PathPart}`;
+      };
+      const publicRoutes = template
+        .filter((resource) => resource.Type === "AWS::ApiGateway::Method" && resource.Properties.HttpMethod !== "OPTIONS")
+        .filter((resource) => resource.Properties.ApiKeyRequired !== true)
+        .map((resource) => `${resource.Properties.HttpMethod} ${pathOf(resource.Properties.ResourceId) || "/"}`)
+        .sort();
+      expect(publicRoutes).toEqual(
+        ["GET /", "GET /dashboard/{file}", "GET /docs", "GET /docs/{file+}", "GET /health", "GET /openapi.json"].sort(),
+      );
+
+      const [deployment] = template.filter((resource) => resource.Type === "AWS::ApiGateway::Deployment");
+      const stage = deployment?.Properties.StageDescription as {
+        ThrottlingRateLimit: number;
+        ThrottlingBurstLimit: number;
+        MethodSettings: { ResourcePath: string; HttpMethod: string; ThrottlingRateLimit: number; ThrottlingBurstLimit: number }[];
+      };
+      expect(deployment?.Properties.StageName).toBe("prod");
+      expect(stage).toMatchObject({ ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 });
+      // MethodSettings name a path with each "/" as "~1"; --param changed the public rate.
+      const throttled = stage.MethodSettings.map(
+        (setting) =>
+          `${setting.HttpMethod} ${setting.ResourcePath === "/" ? "/" : setting.ResourcePath.slice(1).replaceAll("~1", "/")} ${setting.ThrottlingRateLimit}/${setting.ThrottlingBurstLimit}`,
+      );
+      expect(throttled.sort()).toEqual(publicRoutes.map((route) => `${route} 5/20`));
+
+      const reserved = Object.fromEntries(
+        template
+          .filter((resource) => resource.Type === "AWS::Lambda::Function")
+          .map((resource) => [resource.Properties.FunctionName, resource.Properties.ReservedConcurrentExecutions]),
+      );
+      expect(reserved["txlog-prod-consume"]).toBe(10);
+      for (const name of ["health", "openapi", "docs", "docs-assets", "dashboard", "dashboard-assets"]) {
+        expect(reserved[`txlog-prod-${name}`], name).toBe(2);
+      }
     });
   });
 });
