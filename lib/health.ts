@@ -98,3 +98,28 @@ export async function checkHealth(timeoutMs = HEALTH_CHECK_TIMEOUT_MS): Promise<
   const status = statuses.includes("down") ? "down" : statuses.includes("degraded") ? "degraded" : "up";
   return { status, checks: { kafka, database } };
 }
+
+/**
+ * How long one check answers GET /health. The route is public: without this, each request would cost a database
+ * connection and a Kafka metadata call. Concurrent requests share the check in flight, so an instance checks at
+ * most once per window, however many probes or strangers ask.
+ */
+export const HEALTH_CACHE_MS = 2_000;
+
+export interface CheckedHealth {
+  health: HealthResponse;
+  /** When the check this answer comes from started. */
+  checkedAt: Date;
+}
+
+let latest: { startedMs: number; result: Promise<CheckedHealth> } | undefined;
+
+/** The latest check when it started less than HEALTH_CACHE_MS ago (or is still running), else a new one. */
+export function cachedHealth(): Promise<CheckedHealth> {
+  const now = performance.now();
+  if (!latest || now - latest.startedMs >= HEALTH_CACHE_MS) {
+    const checkedAt = new Date();
+    latest = { startedMs: now, result: checkHealth().then((health) => ({ health, checkedAt })) };
+  }
+  return latest.result;
+}

@@ -3,7 +3,7 @@ import type { OpenAPIObject } from "openapi3-ts/oas31";
 import { z } from "zod";
 import { config } from "../config.js";
 import { DASHBOARD_ASSETS } from "../dashboard/assets.js";
-import { HealthResponse } from "../health.js";
+import { HEALTH_CACHE_MS, HealthResponse } from "../health.js";
 import { API_KEY_HEADER } from "../http/api-key.js";
 import { BROKER_RETRY_AFTER_SECONDS } from "../http/problem.js";
 import { IDEMPOTENCY_KEY_HEADER, IN_FLIGHT_RETRY_AFTER_SECONDS, MAX_IDEMPOTENCY_KEY_LENGTH } from "../idempotency.js";
@@ -385,7 +385,8 @@ export const documentedRoutes: RouteConfig[] = [
     summary: "Whether Kafka and PostgreSQL answer",
     description:
       "A Kafka metadata request and `select 1`, in parallel, each bounded (2 s). Public, for load balancers and probes; " +
-      "errors name a timeout or an error code, never hosts.",
+      `errors name a timeout or an error code, never hosts. One check answers every request for ${HEALTH_CACHE_MS / 1000} s ` +
+      "(X-Checked-At: when it ran), so probes cost the dependencies nothing more.",
     security: [],
     responses: {
       200: {

@@ -1,6 +1,7 @@
 import { randomInt, randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HealthResponse } from "../../lib/health.js";
+import { HEALTH_CACHE_MS, HealthResponse } from "../../lib/health.js";
 import { apiKeyScope, idForKey } from "../../lib/idempotency.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { freePort } from "../../scripts/infra/index.js";
@@ -77,6 +78,24 @@ describe("GET /health with Kafka and PostgreSQL up", () => {
         database: { status: "up", latencyMs: expect.any(Number) },
       },
     });
+  });
+
+  it("answers a burst of requests from one check, and checks again once it is HEALTH_CACHE_MS old", async () => {
+    await sleep(HEALTH_CACHE_MS);
+    const burst = await Promise.all(Array.from({ length: 20 }, () => timedFetch(`${server.baseUrl}/health`)));
+    expect(burst.map((response) => response.status)).toEqual(Array(20).fill(200));
+    const checkedAt = new Set(burst.map((response) => response.headers.get("x-checked-at")));
+    expect(checkedAt.size).toBe(1);
+    const [first] = checkedAt;
+    expect(Date.parse(first as string)).toBeGreaterThan(Date.now() - HEALTH_CACHE_MS);
+    // Every answer is that one check's, latencies included.
+    expect(new Set(burst.map((response) => JSON.stringify(response.body))).size).toBe(1);
+
+    await sleep(HEALTH_CACHE_MS);
+    const later = await timedFetch(`${server.baseUrl}/health`);
+    expect(Date.parse(later.headers.get("x-checked-at") as string)).toBeGreaterThanOrEqual(
+      Date.parse(first as string) + HEALTH_CACHE_MS,
+    );
   });
 });
 
