@@ -79,7 +79,8 @@ export interface InfraState {
   docker?: boolean;
   /** The native broker(s): `pid` is the first node's; `nodes` is set for a cluster of more than one. */
   kafka?: { pid: number; brokers: string[]; nodes?: RecordedNode[] };
-  postgres?: { url: string; port: number; startedByUs: boolean };
+  /** `url` without the private cluster's password: that stays in `passwordFile` (0600). */
+  postgres?: { url: string; port: number; startedByUs: boolean; passwordFile?: string };
 }
 
 export interface InfraUpOptions {
@@ -247,14 +248,16 @@ export async function infraUp(
     const wanted = Number(new URL(databaseUrl).port || 5432);
     const port = state.postgres?.startedByUs ? state.postgres.port : await freePort(wanted);
     progress(`no PostgreSQL answers at ${new URL(databaseUrl).host}: starting a private cluster on 127.0.0.1:${port}`);
-    await privatePostgres(settings, port).start();
+    const server = privatePostgres(settings, port);
+    await server.start();
     const url = new URL(databaseUrl);
     url.hostname = "127.0.0.1";
     url.port = String(port);
     url.username = "postgres";
     url.password = "";
+    state.postgres = { url: url.toString(), port, startedByUs: true, passwordFile: server.passwordFile };
+    url.password = new URL(server.url).password;
     databaseUrl = url.toString();
-    state.postgres = { url: databaseUrl, port, startedByUs: true };
   }
   await ensureDatabase(databaseUrl);
   writeState(settings, state);
@@ -347,6 +350,13 @@ async function clusterStatus(cluster: NativeKafkaCluster, settings: Paths): Prom
   });
 }
 
+/** A database URL fit to print: no password (the private cluster's comes from its file, compose's from the environment). */
+function withoutPassword(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.password = "";
+  return url.toString();
+}
+
 export async function infraStatus(config: InfraTarget, settings: Paths = infraSettings): Promise<InfraStatus> {
   const state = readState(settings);
   const cluster = recordedCluster(state, settings, config.TOPIC_PARTITIONS);
@@ -371,7 +381,7 @@ export async function infraStatus(config: InfraTarget, settings: Paths = infraSe
       ...(cluster ? { nodes: await clusterStatus(cluster, settings) } : {}),
     },
     postgres: {
-      url: withDatabase(config.DATABASE_URL, new URL(config.DATABASE_URL).pathname.slice(1)),
+      url: withoutPassword(config.DATABASE_URL),
       answering: await postgresAnswers(config.DATABASE_URL),
       managedBy: postgresManager,
     },

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
@@ -85,7 +86,8 @@ export interface PrivatePostgresOptions {
  * fault tests that must stop a database without touching the machine's shared one.
  */
 export class PrivatePostgres {
-  readonly url: string;
+  /** The superuser's generated password (owner-only, 0600); initdb puts it in the cluster, scram-sha-256 checks it. */
+  readonly passwordFile: string;
   private readonly dataDir: string;
   private readonly bin: string;
 
@@ -94,7 +96,25 @@ export class PrivatePostgres {
     if (!bin) throw new Error("PostgreSQL's server binaries (initdb, pg_ctl) were not found: apt-get install postgresql");
     this.bin = bin;
     this.dataDir = join(options.dir, "data");
-    this.url = `postgres://postgres@127.0.0.1:${options.port}/postgres`;
+    this.passwordFile = privatePostgresPasswordFile(options.dir);
+  }
+
+  /** The superuser's URL, password included (a cluster initialised before passwords were generated has none). */
+  get url(): string {
+    const url = new URL(`postgres://postgres@127.0.0.1:${this.options.port}/postgres`);
+    const password = readPassword(this.passwordFile);
+    if (password !== undefined) url.password = encodeURIComponent(password);
+    return url.toString();
+  }
+
+  /** Written once, before initdb, readable by its owner only (as root: the postgres user, whose initdb reads it). */
+  private ensurePassword(): void {
+    if (existsSync(this.passwordFile)) return;
+    writeFileSync(this.passwordFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+    if (process.getuid?.() === 0) {
+      const { uid, gid } = postgresUser();
+      chownSync(this.passwordFile, uid, gid);
+    }
   }
 
   /** PostgreSQL refuses to run as root; as root we run its tools as the `postgres` system user. */
@@ -128,7 +148,10 @@ export class PrivatePostgres {
   async start(): Promise<void> {
     this.ownDirs();
     if (!existsSync(join(this.dataDir, "PG_VERSION"))) {
-      this.run("initdb", ["-D", this.dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+      this.ensurePassword();
+      // Every connection, socket or TCP, needs the password: nothing on this machine gets in unasked.
+      const auth = ["--auth=scram-sha-256", `--pwfile=${this.passwordFile}`];
+      this.run("initdb", ["-D", this.dataDir, "-U", "postgres", ...auth, "-E", "UTF8", "--no-sync"]);
     }
     if (!this.isRunning()) {
       const options = `-p ${this.options.port} -c listen_addresses=127.0.0.1 -k ${this.options.dir} -c fsync=on`;
@@ -144,6 +167,16 @@ export class PrivatePostgres {
   async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
     if (this.isRunning()) this.run("pg_ctl", ["stop", "-w", "-m", mode, "-D", this.dataDir]);
   }
+}
+
+/** Where PrivatePostgres under `dir` keeps its superuser's password. */
+export function privatePostgresPasswordFile(dir: string): string {
+  return join(dir, "password");
+}
+
+/** The password in `file`, or undefined when there is none. */
+export function readPassword(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
 }
 
 function postgresUser(): { uid: number; gid: number } {

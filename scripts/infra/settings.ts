@@ -107,8 +107,14 @@ export function recordedDatabaseUrl(cacheDir: string): string | undefined {
   const stateFile = infraStateFile(cacheDir);
   if (!existsSync(stateFile)) return undefined;
   try {
-    const state = JSON.parse(readFileSync(stateFile, "utf8")) as { postgres?: { url?: string } };
-    return state.postgres?.url;
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as { postgres?: { url?: string; passwordFile?: string } };
+    const recorded = state.postgres?.url;
+    const passwordFile = state.postgres?.passwordFile;
+    // The private cluster's password stays in its 0600 file; the state file records only where it is.
+    if (recorded === undefined || passwordFile === undefined || !existsSync(passwordFile)) return recorded;
+    const url = new URL(recorded);
+    url.password = encodeURIComponent(readFileSync(passwordFile, "utf8").trim());
+    return url.toString();
   } catch {
     return undefined;
   }
@@ -144,6 +150,19 @@ export function applyRecordedInfra(env: NodeJS.ProcessEnv = process.env): void {
   applyRecordedKafkaBrokers(env);
 }
 
+/**
+ * A URL naming the recorded server (same host and port) without a password gets the recorded one: the private
+ * cluster's is generated, so `DATABASE_URL=postgres://postgres@127.0.0.1:<port>/db` keeps working after infra:up.
+ */
+function withRecordedPassword(databaseUrl: string, recorded: string | undefined): string {
+  if (recorded === undefined || !URL.canParse(databaseUrl)) return databaseUrl; // lib/config.ts names a bad URL
+  const url = new URL(databaseUrl);
+  const known = new URL(recorded);
+  if (url.password !== "" || known.password === "" || url.host !== known.host) return databaseUrl;
+  url.password = known.password;
+  return url.toString();
+}
+
 /** Parses the settings from `env` and reads the recorded database URL now (infraSettings is the once-read copy). */
 export function loadInfraSettings(env: NodeJS.ProcessEnv = process.env): InfraSettings {
   const parsed = InfraSettingsSchema.safeParse(env);
@@ -151,7 +170,8 @@ export function loadInfraSettings(env: NodeJS.ProcessEnv = process.env): InfraSe
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     throw new InfraSettingsError(`invalid configuration: ${problems.join("; ")}`);
   }
-  return { ...parsed.data, DATABASE_URL: env.DATABASE_URL ?? recordedDatabaseUrl(parsed.data.INFRA_CACHE_DIR) };
+  const recorded = recordedDatabaseUrl(parsed.data.INFRA_CACHE_DIR);
+  return { ...parsed.data, DATABASE_URL: env.DATABASE_URL ? withRecordedPassword(env.DATABASE_URL, recorded) : recorded };
 }
 
 export const infraSettings: InfraSettings = loadInfraSettings();

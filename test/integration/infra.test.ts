@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import { ensureTopics, TopicReplicationError } from "../../lib/kafka/admin.js";
-import { freePort, isAlive, KAFKA_VERSION, withDatabase } from "../../scripts/infra/index.js";
+import { freePort, isAlive, KAFKA_VERSION, loadInfraSettings, withDatabase } from "../../scripts/infra/index.js";
 import { replicationOf } from "../support/fault-cluster.js";
 import { REPO_ROOT } from "../support/fault-infra.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
@@ -240,11 +240,28 @@ describe("infra:up where no PostgreSQL answers", () => {
       expect(up.stdout).toMatch(
         new RegExp(`postgres\\s+up\\s+postgres://postgres@127\\.0\\.0\\.1:${port}/txlog_private\\s+\\(private cluster`),
       );
-      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      // scram-sha-256 with a generated password, kept owner-only beside the cluster; not in the state file.
+      const passwordFile = join(cacheDir, "postgres", "password");
+      expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+      const password = readFileSync(passwordFile, "utf8").trim();
+      expect(password.length).toBeGreaterThanOrEqual(32);
+      expect(readFileSync(join(cacheDir, "infra-state.json"), "utf8")).not.toContain(password);
+      expect(up.stdout).not.toContain(password);
+      const hba = readFileSync(join(cacheDir, "postgres", "data", "pg_hba.conf"), "utf8");
+      expect(hba.split("\n").filter((line) => /^(local|host)/.test(line) && !line.trim().endsWith("scram-sha-256"))).toEqual([]);
+      const refused = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "txlog_private", password: "wrong" });
+      await expect(refused.connect()).rejects.toThrow(/password authentication failed/);
+      await refused.end().catch(() => {});
+
+      const url = new URL(env.DATABASE_URL);
+      url.password = encodeURIComponent(password);
+      const client = new pg.Client({ connectionString: url.toString() });
       await client.connect();
       const { rows } = await client.query<{ db: string }>("select current_database() as db");
       await client.end();
       expect(rows[0]?.db).toBe("txlog_private");
+      // Later processes find it: the password-less URL of the recorded cluster gets the password from the file.
+      expect(loadInfraSettings(env).DATABASE_URL).toBe(url.toString());
       await infra("down");
       expect((await infra("status")).stdout).toMatch(/postgres\s+DOWN/);
     } finally {
