@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { KAFKA_VERSION, kafkaAnswers, kafkaBrokerCount, NativeKafkaBroker } from "./kafka-broker.js";
 import { clusterLayout, NativeKafkaCluster, type NodeLayout, nodesAnswering, quorumStatus } from "./kafka-cluster.js";
-import { ensureDatabase, freePort, PrivatePostgres, postgresAnswers, withDatabase } from "./postgres.js";
+import { ensureDatabase, freePort, PrivatePostgres, postgresAnswers } from "./postgres.js";
 import { commandSucceeds } from "./process.js";
 import { type InfraSettings, infraSettings, infraStateFile } from "./settings.js";
 
