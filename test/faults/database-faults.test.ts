@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin, Producer } from "kafkajs";
 import pg from "pg";
@@ -30,6 +31,7 @@ const topic = uniqueName("test.db-faults");
 const deadLetterTopic = `${topic}.dead-letter`;
 const group = uniqueName("test.db-faults-group");
 const APP_ROLE = "txlog_app";
+const APP_PASSWORD = randomBytes(12).toString("hex");
 /** The consume function's statements are cancelled after 1 s here, so a lock makes many failed attempts. */
 const STATEMENT_TIMEOUT_MS = 1_000;
 /** Lambda's retry limit txlog configured before (maximumRetryAttempts: 10): the lock outlasts it. */
@@ -150,12 +152,14 @@ beforeAll(async () => {
   await producer.connect();
   database = await startFaultPostgres();
   await superuser(async (client) => {
-    await client.query(`create role ${APP_ROLE} login`);
+    // The test's cluster authenticates with scram-sha-256, as the project-started one does.
+    await client.query(`create role ${APP_ROLE} login password '${APP_PASSWORD}'`);
     await client.query(`grant all on all tables in schema public to ${APP_ROLE}`);
     await client.query(`grant all on all sequences in schema public to ${APP_ROLE}`);
   });
   const url = new URL(database.url);
   url.username = APP_ROLE;
+  url.password = APP_PASSWORD;
   appUrl = url.toString();
   server = await startOffline({
     env: {
