@@ -1,9 +1,6 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM } from "../support/chromium.js";
+import { launchChromium, requireChromium } from "../support/chromium.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
@@ -11,28 +8,19 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * their HTML on the way, as a stored or reflected injection would put it there: the page's own scripts still
  * run, the injected one does not, and the browser reports the policy violation.
  */
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
 
 let server: OfflineServer;
 let browser: BrowserContext;
-let userDataDir: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
-  }
+  requireChromium();
   server = await startOffline();
-  userDataDir = mkdtempSync(join(tmpdir(), "txlog-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  ({ browser, close: closeBrowser } = await launchChromium());
 });
 
 afterAll(async () => {
-  await browser?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await closeBrowser?.();
   await server?.stop();
 });
 

@@ -1,17 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type { Producer } from "kafkajs";
 import pg from "pg";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../lib/db/client.js";
 import * as schema from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { CHROMIUM } from "../support/chromium.js";
+import { launchChromium } from "../support/chromium.js";
 import { type FaultPostgres, REPO_ROOT, startFaultPostgres } from "../support/fault-infra.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -23,7 +22,6 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * card says degraded, and no panel has two requests in flight however slow the 503s are; once the lock is gone,
  * every panel recovers without a reload. The screenshot taken during the outage is docs/dashboard-outage.png.
  */
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
 const SCREENSHOT = join(REPO_ROOT, "docs", "dashboard-outage.png");
 const ROWS = 7;
 
@@ -33,7 +31,7 @@ const deadLetterTopic = `${topic}.dead-letter`;
 let database: FaultPostgres;
 let server: OfflineServer;
 let browser: BrowserContext;
-let userDataDir: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 let producer: Producer;
 
 function row(index: number) {
@@ -72,18 +70,11 @@ beforeAll(async () => {
   });
   producer = testKafka().producer();
   await producer.connect();
-  userDataDir = mkdtempSync(join(tmpdir(), "txlog-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1440, height: 1180 },
-  });
+  ({ browser, close: closeBrowser } = await launchChromium({ viewport: { width: 1440, height: 1180 } }));
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await closeBrowser?.();
   await producer?.disconnect();
   await server?.stop();
   await database?.destroy();

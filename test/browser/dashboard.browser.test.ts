@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type { Producer } from "kafkajs";
 import pg from "pg";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import * as schema from "../../lib/db/schema.js";
@@ -14,7 +13,7 @@ import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { readPaysimCsv } from "../../scripts/paysim/csv.js";
 import { seedIdOf, seedTransactions } from "../../scripts/seed/historical.js";
 import { simulate } from "../../scripts/simulate/run.js";
-import { CHROMIUM } from "../support/chromium.js";
+import { launchChromium, requireChromium } from "../support/chromium.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
@@ -25,7 +24,6 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * (after a seed the 100 Historical rows; a POST appears as Completed without a reload), a dead letter
  * appearing, and a screenshot under `npm run simulate`'s load (written to tmp/artifacts/dashboard.png).
  */
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
 const ROOT = resolve(import.meta.dirname, "../..");
 const PAYSIM = join(ROOT, "paysim.csv");
 const SCREENSHOT = join(ROOT, "tmp", "artifacts", "dashboard.png");
@@ -39,16 +37,14 @@ const databaseUrl = withDatabase(process.env.DATABASE_URL as string, databaseNam
 
 let server: OfflineServer;
 let browser: BrowserContext;
-let userDataDir: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 let pool: pg.Pool;
 let producer: Producer;
 const seededIds: string[] = [];
 
 beforeAll(async () => {
   // Fail, never skip: the browser tests are part of the definition of done.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
-  }
+  requireChromium();
   await ensureTopics([topic, deadLetterTopic]);
   await ensureDatabase(databaseUrl);
   await migrateDatabase(databaseUrl);
@@ -62,18 +58,11 @@ beforeAll(async () => {
   });
   producer = testKafka().producer();
   await producer.connect();
-  userDataDir = mkdtempSync(join(tmpdir(), "txlog-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1440, height: 1000 },
-  });
+  ({ browser, close: closeBrowser } = await launchChromium({ viewport: { width: 1440, height: 1000 } }));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await closeBrowser?.();
   await producer?.disconnect();
   await server?.stop();
   await pool?.end();

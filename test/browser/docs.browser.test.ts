@@ -1,12 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { KafkaMessage } from "kafkajs";
-import { type BrowserContext, chromium } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Accepted } from "../../lib/docs/api-schemas.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { CHROMIUM } from "../support/chromium.js";
+import { launchChromium, requireChromium } from "../support/chromium.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
@@ -15,7 +12,8 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * uses Swagger UI at /docs on the running `serverless offline start` to POST a transaction, entering
  * the API key under Authorize as a user does (the page never carries it).
  */
-const CHROMIUM_ARGS = [
+/** CHROMIUM_ARGS plus QUIC, component updates and sync turned off, as this test has always run. */
+const DOCS_CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
   "--disable-gpu",
@@ -28,27 +26,19 @@ const CHROMIUM_ARGS = [
 
 let server: OfflineServer;
 let browser: BrowserContext;
-let userDataDir: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 const topic = uniqueName("test.browser.transactions");
 
 beforeAll(async () => {
   // Fail, never skip: the browser test is part of the definition of done.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
-  }
+  requireChromium();
   await ensureTopics([topic]);
   server = await startOffline({ env: { TRANSACTIONS_TOPIC: topic } });
-  userDataDir = mkdtempSync(join(tmpdir(), "txlog-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  ({ browser, close: closeBrowser } = await launchChromium({ args: DOCS_CHROMIUM_ARGS }));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await closeBrowser?.();
   await server?.stop();
 });
 

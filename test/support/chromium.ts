@@ -1,5 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
 
 /** Debian's chromium: the browser tests drive it with playwright-core (never a downloaded browser). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -23,4 +26,42 @@ export function ensureChromium(log: (message: string) => void): void {
   if (install()) return;
   spawnSync("apt-get", ["update", "-qq"], { env, stdio: "ignore" });
   if (!install()) log("apt-get install chromium failed; the browser tests will say what is missing");
+}
+
+/** The flags every browser test runs chromium with (headless, no sandbox: tests run as root). */
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+
+/** Fails, never skips, when Debian's chromium is missing: the browser tests are part of the definition of done. */
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  }
+}
+
+/** A browser of the test's own; close() ends it, then removes its profile. */
+export interface LaunchedChromium {
+  browser: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Debian's chromium with a profile of its own in a temp dir. `args` replaces CHROMIUM_ARGS. */
+export async function launchChromium(
+  options: { args?: string[]; viewport?: { width: number; height: number } } = {},
+): Promise<LaunchedChromium> {
+  requireChromium();
+  const userDataDir = mkdtempSync(join(tmpdir(), "txlog-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: options.args ?? CHROMIUM_ARGS,
+    ...(options.viewport ? { viewport: options.viewport } : {}),
+  });
+  return {
+    browser,
+    async close() {
+      // Only once chromium has exited: it writes to its profile until then.
+      await browser.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
 }
