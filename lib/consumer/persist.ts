@@ -170,36 +170,55 @@ interface StoredBatch {
   conflicts: PoisonRecord[];
 }
 
+/** The storing transaction, as Drizzle hands it to `db.transaction`'s callback. */
+type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+interface Inserted {
+  /** Ids new to the table. */
+  newIds: Set<string>;
+  /** The valid records the database took (new or not). */
+  accepted: ValidRecord[];
+  rejected: PoisonRecord[];
+}
+
+/** The fast path: the valid rows in one statement per 5,000 (ON CONFLICT (id) DO NOTHING). */
+async function insertAll(tx: Transaction, valid: ValidRecord[]): Promise<Inserted> {
+  return { newIds: await insertNewTransactions(tx, valid.map(toTransactionRow)), accepted: valid, rejected: [] };
+}
+
 /**
- * One database transaction: the valid rows (ON CONFLICT (id) DO NOTHING), the conflicts among repeated ids,
- * and the dead letters. `oneByOne` inserts each row under a savepoint of its own, so a row the database
- * refuses for its content (SQLSTATE class 22 or 23) is dead-lettered alone instead of failing the batch.
+ * Each row under a savepoint of its own, so a row the database refuses for its content (SQLSTATE class 22 or
+ * 23) is dead-lettered alone instead of failing the batch; any other failure fails the transaction.
  */
-async function storeBatch(db: Database, valid: ValidRecord[], poison: PoisonRecord[], oneByOne: boolean): Promise<StoredBatch> {
-  return db.transaction(async (tx) => {
-    const rejected: PoisonRecord[] = [];
-    let newIds: Set<string>;
-    let accepted = valid;
-    if (!oneByOne) newIds = await insertNewTransactions(tx, valid.map(toTransactionRow));
-    else {
-      newIds = new Set();
-      accepted = [];
-      for (const candidate of valid) {
-        try {
-          const ids = await tx.transaction((savepoint) => insertNewTransactions(savepoint, [toTransactionRow(candidate)]));
-          for (const id of ids) newIds.add(id);
-          accepted.push(candidate);
-        } catch (error) {
-          if (classifyFailure(error) !== "content") throw error;
-          rejected.push({
-            record: candidate.record,
-            reason: "rejected",
-            detail: `the database refused it: ${describeFailure(error)}`,
-            transactionId: candidate.message.id,
-          });
-        }
-      }
+async function insertEach(tx: Transaction, valid: ValidRecord[]): Promise<Inserted> {
+  const inserted: Inserted = { newIds: new Set(), accepted: [], rejected: [] };
+  for (const candidate of valid) {
+    try {
+      const ids = await tx.transaction((savepoint) => insertNewTransactions(savepoint, [toTransactionRow(candidate)]));
+      for (const id of ids) inserted.newIds.add(id);
+      inserted.accepted.push(candidate);
+    } catch (error) {
+      if (classifyFailure(error) !== "content") throw error;
+      inserted.rejected.push({
+        record: candidate.record,
+        reason: "rejected",
+        detail: `the database refused it: ${describeFailure(error)}`,
+        transactionId: candidate.message.id,
+      });
     }
+  }
+  return inserted;
+}
+
+/** One database transaction: the valid rows (inserted by `insert`), the conflicts among repeated ids, and the dead letters. */
+async function storeBatch(
+  db: Database,
+  valid: ValidRecord[],
+  poison: PoisonRecord[],
+  insert: (tx: Transaction, valid: ValidRecord[]) => Promise<Inserted>,
+): Promise<StoredBatch> {
+  return db.transaction(async (tx) => {
+    const { newIds, accepted, rejected } = await insert(tx, valid);
     // An id new to the table was stored from its first record in the batch (rows insert in order); every
     // other record with that id, and every record of an id stored before, is a repeat to compare.
     const firstOfNew = new Set<string>();
@@ -220,12 +239,12 @@ async function storeBatch(db: Database, valid: ValidRecord[], poison: PoisonReco
  */
 async function storeOrClassify(db: Database, valid: ValidRecord[], poison: PoisonRecord[]): Promise<StoredBatch> {
   try {
-    return await storeBatch(db, valid, poison, false);
+    return await storeBatch(db, valid, poison, insertAll);
   } catch (error) {
     if (classifyFailure(error) !== "content") throw asDependencyError("database", error);
   }
   try {
-    return await storeBatch(db, valid, poison, true);
+    return await storeBatch(db, valid, poison, insertEach);
   } catch (error) {
     throw asDependencyError("database", error);
   }

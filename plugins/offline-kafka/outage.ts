@@ -13,12 +13,7 @@ export class OutageLog {
 
   constructor(private readonly log: Logger) {}
 
-  /** True while some batch is held by an outage. */
-  get active(): boolean {
-    return this.held.size > 0;
-  }
-
-  get recordsWaiting(): number {
+  private get recordsWaiting(): number {
     let records = 0;
     for (const count of this.held.values()) records += count;
     return records;
@@ -48,8 +43,7 @@ export class OutageLog {
 
   /** The batch settled (stored, or the poller stopped); the outage is over when no batch is held any more. */
   release(token: object): void {
-    const records = this.held.get(token);
-    if (records === undefined || !this.held.delete(token)) return;
+    if (!this.held.delete(token)) return;
     if (this.held.size === 0) {
       this.log.info(
         { cause: this.cause, downMs: this.downMs(), attempts: this.attempts },

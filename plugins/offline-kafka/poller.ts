@@ -513,10 +513,10 @@ export class KafkaPoller {
     this.stats.outageAttempts += 1;
     const consumer = this.consumer;
     if (this.stopping || !consumer) return "stopped";
-    const partitions = describe(parts);
-    this.outage.hold(token, recordCount(parts), this.describeError(error), partitions);
+    const cause = this.describeError(error);
+    this.outage.hold(token, recordCount(parts), cause, describe(parts));
     const delayMs = Math.min(backoffDelay(attempt, this.retry), this.outageMaxDelayMs);
-    this.log.debug({ error: this.describeError(error), attempt, retryInMs: delayMs }, "outage: batch held");
+    this.log.debug({ error: cause, attempt, retryInMs: delayMs }, "outage: batch held");
     const byTopic = new Map<string, Set<number>>();
     for (const { topic, partition } of parts) byTopic.set(topic, (byTopic.get(topic) ?? new Set()).add(partition));
     const topicPartitions = [...byTopic].map(([topic, set]) => ({ topic, partitions: [...set] }));
