@@ -34,7 +34,7 @@ let run: (() => Promise<number | undefined>) | undefined;
 
 const program = cliCommand(
   "npm run dead-letters --",
-  `Records the pipeline could not store: the consumer's poison records (oversized, undecodable, invalid, idempotency-conflict, id-conflict) and the ones the trigger gave up on (function-error, function-timeout), kept in the dead_letters table with their original key and value. list and redrive first import what the trigger wrote to ${config.DEAD_LETTER_TOPIC} since the last time. Output is a table on a terminal and JSON lines otherwise.`,
+  `Records the pipeline could not store: the consumer's poison records (oversized, undecodable, invalid, rejected, idempotency-conflict, id-conflict) and the ones the trigger gave up on (function-error, function-timeout), kept in the dead_letters table with their original key and value. list and redrive first import what the trigger wrote to ${config.DEAD_LETTER_TOPIC} since the last time. Output is a table on a terminal and JSON lines otherwise.`,
 );
 
 program
