@@ -3,7 +3,12 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const PAGES = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const PAGES = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens. */
 function anchorsOf(file: string): Set<string> {
@@ -31,9 +36,9 @@ describe("README is a map and docs/ holds the depth", () => {
     const broken: string[] = [];
     for (const page of PAGES) {
       const path = join(ROOT, page);
-      for (const [, target] of readFileSync(path, "utf8").matchAll(/\]\(([^)\s]+)\)/g)) {
+      for (const [, target = ""] of readFileSync(path, "utf8").matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/.test(target)) continue;
-        const [file, anchor] = target.split("#");
+        const [file = "", anchor] = target.split("#");
         const resolved = file ? resolve(dirname(path), file) : path;
         if (!existsSync(resolved)) broken.push(`${page}: ${target} (no such file)`);
         else if (anchor && resolved.endsWith(".md") && !anchorsOf(resolved).has(anchor)) {
