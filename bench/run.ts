@@ -13,7 +13,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { loadConfig } from "../lib/config.js";
-import { disconnectProducer } from "../lib/kafka/producer.js";
+import { releaseClients } from "../lib/lifecycle.js";
 import { logger } from "../lib/logger.js";
 import { cliCommand, parseOrExit, positiveInteger } from "../scripts/cli/args.js";
 import { applyRecordedInfra, infraUp, kafkaAnswers, stopNativeKafka, withDatabase } from "../scripts/infra/index.js";
@@ -194,7 +194,7 @@ async function main(): Promise<number> {
 }
 
 async function cleanUp(): Promise<void> {
-  await disconnectProducer().catch(() => {});
+  await releaseClients();
   rmSync(context.tmpDir, { recursive: true, force: true });
   if (args.keep) {
     log.info({ database: databaseUrl, topics: context.topics }, "kept the bench database and topics (--keep)");

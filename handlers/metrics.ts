@@ -1,5 +1,5 @@
 import { route } from "../lib/http/handler.js";
-import { exposeMetrics } from "../lib/metrics.js";
+import { exposeMetrics } from "../lib/metrics-exposition.js";
 
 /** GET /metrics: this process's Prometheus metrics (text format), the consumer lag per partition included. */
 export const handler = route(async () => {

@@ -1,9 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { config } from "./config.js";
-import { consumerGroupLag, topicMessageCount } from "./kafka/lag.js";
-import { logger } from "./logger.js";
-
-const log = logger.child({ component: "metrics" });
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The Prometheus metrics of this process (prom-client), served by GET /metrics and by the worker's own
@@ -11,7 +6,7 @@ const log = logger.child({ component: "metrics" });
  * serverless-offline runs every function's bundle in one process, each bundle with its own copy of this
  * module, and the local Kafka trigger imports the sources besides; the first copy creates the metrics,
  * every other copy records into the same ones. In a deployed Lambda each container counts its own
- * requests (scrape or sum accordingly); the lag is read from Kafka at every scrape, so any process shows it.
+ * requests (scrape or sum accordingly); the Kafka figures are read at every scrape (metrics-exposition.ts), so any process shows them.
  */
 export interface TxlogMetrics {
   registry: Registry;
@@ -104,34 +99,12 @@ function createMetrics(): TxlogMetrics {
       help: "Messages retained on the dead-letter topic, whoever wrote them (the consume function, the trigger's on-failure destination, a tool), read from Kafka at each scrape.",
       labelNames: ["topic"],
       registers: [registry],
-      async collect() {
-        this.reset();
-        try {
-          this.set({ topic: config.DEAD_LETTER_TOPIC }, await topicMessageCount(config.DEAD_LETTER_TOPIC));
-        } catch (error) {
-          log.warn({ err: error }, "dead-letter topic not available for this scrape");
-        }
-      },
     }),
     consumerLag: new Gauge({
       name: "txlog_consumer_lag",
       help: "Records of the topic's partition the consumer group has not committed yet (high watermark - committed offset), read from Kafka at each scrape.",
       labelNames: ["topic", "partition", "group"],
       registers: [registry],
-      async collect() {
-        this.reset();
-        await Promise.all(
-          [...lagTargets.values()].map(async ({ topic, groupId }) => {
-            try {
-              const { partitions } = await consumerGroupLag(topic, groupId);
-              for (const { partition, lag } of partitions) this.set({ topic, partition: String(partition), group: groupId }, lag);
-            } catch (error) {
-              // No series rather than a wrong one; Prometheus shows the gap.
-              log.warn({ err: error, topic, groupId }, "consumer lag not available for this scrape");
-            }
-          }),
-        );
-      },
     }),
   };
   return metrics;
@@ -158,25 +131,4 @@ export function observeProduce(outcome: "acked" | "failed" | "refused", count: n
   const current = metrics();
   current.produceDuration.observe({ outcome }, (performance.now() - startedMs) / 1000);
   current.producedMessages.inc({ outcome }, count);
-}
-
-export interface MetricsExposition {
-  contentType: string;
-  body: string;
-}
-
-/**
- * The registry in Prometheus' text format, with the consumer lag and Node's process metrics
- * (enabled on the first exposition only: a process that never exposes metrics, such as `sls invoke local`,
- * starts no event-loop or GC monitors).
- */
-export async function exposeMetrics(options: { configuredPipelineLag?: boolean } = {}): Promise<MetricsExposition> {
-  const current = metrics();
-  if (!current.defaultMetrics) {
-    current.defaultMetrics = true;
-    collectDefaultMetrics({ register: current.registry });
-  }
-  // The API's: its own pipeline (TRANSACTIONS_TOPIC, CONSUMER_GROUP_ID). A worker reports its pollers' only.
-  if (options.configuredPipelineLag ?? true) watchConsumerLag(config.TRANSACTIONS_TOPIC, config.CONSUMER_GROUP_ID);
-  return { contentType: current.registry.contentType, body: await current.registry.metrics() };
 }

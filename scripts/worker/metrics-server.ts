@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exposeMetrics } from "../../lib/metrics.js";
+import { exposeMetrics } from "../../lib/metrics-exposition.js";
 
 /** The worker's default metrics port: the OpenTelemetry/Prometheus exporter convention. */
 export const DEFAULT_METRICS_PORT = 9464;
