@@ -1,100 +1,12 @@
 import { spawn, spawnSync } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
-import { fixKafkaJsRequestQueue } from "../../lib/kafka/kafkajs-request-queue-fix.js";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type ClientSecurity, kafkaAnswers } from "./kafka-probe.js";
+import { ensureKafkaJars } from "./maven-jars.js";
 import { isAlive, stopProcess, waitFor } from "./process.js";
 
-/** The pinned Apache Kafka release; its jars come from Maven Central via infra/kafka/pom.xml. */
-export const KAFKA_VERSION = "3.9.1";
-const POM = resolve(dirname(fileURLToPath(import.meta.url)), "../../infra/kafka/pom.xml");
 /** Any fixed 22-character base64url id; one per data directory, so a restart keeps the log. */
 const CLUSTER_ID = "dHhsb2ctbG9jYWwtY2x1c3Q";
-
-/** TLS and SASL for a probe of a listener that wants them (kafkajs's own options). */
-export type ClientSecurity = Pick<KafkaConfig, "ssl" | "sasl">;
-
-// infra:up probes with KafkaJS before (or without) anything importing lib/kafka/client.ts.
-fixKafkaJsRequestQueue();
-
-/** True when a broker at `brokers` answers a Metadata request. */
-export async function kafkaAnswers(brokers: string[], timeoutMs = 2_000, security: ClientSecurity = {}): Promise<boolean> {
-  return (await kafkaBrokerCount(brokers, timeoutMs, security)) > 0;
-}
-
-/** How many brokers the cluster at `brokers` has (its Metadata answer), 0 when it does not answer. */
-export async function kafkaBrokerCount(brokers: string[], timeoutMs = 2_000, security: ClientSecurity = {}): Promise<number> {
-  const admin = new Kafka({
-    ...security,
-    clientId: "txlog-infra-probe",
-    brokers,
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    retry: { retries: 0 },
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  try {
-    await admin.connect();
-    return (await admin.describeCluster()).brokers.length;
-  } catch {
-    return 0;
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
-}
-
-export interface MavenJars {
-  /** The Maven project whose runtime dependencies make the classpath. */
-  pom: string;
-  /** The folder the jars are copied into (java's `-cp <libs>/*`). */
-  libs: string;
-  /** A jar in `libs` that says they are all there (the folder is renamed into place only once complete). */
-  markerJar: string;
-  /** What the jars are, for the error message. */
-  name: string;
-}
-
-/**
- * Resolves `pom`'s runtime classpath with Maven into `libs` once and returns `libs`.
- * Maven's own ~/.m2 cache makes later resolutions offline.
- */
-export function ensureMavenJars({ pom, libs, markerJar, name }: MavenJars): string {
-  if (existsSync(join(libs, markerJar))) return libs;
-  const staging = `${libs}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  const mvn = spawnSync(
-    "mvn",
-    ["-B", "-q", "-f", pom, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${staging}`],
-    { encoding: "utf8" },
-  );
-  if (mvn.status !== 0) {
-    throw new Error(`Maven could not resolve ${name}:\n${mvn.stdout}${mvn.stderr}`);
-  }
-  renameSync(staging, libs);
-  return libs;
-}
-
-/** The broker's runtime classpath, in `<cacheDir>/kafka/libs-<version>`. */
-export function ensureKafkaJars(cacheDir: string): string {
-  return ensureMavenJars({
-    pom: POM,
-    libs: join(cacheDir, "kafka", `libs-${KAFKA_VERSION}`),
-    markerJar: `kafka_2.13-${KAFKA_VERSION}.jar`,
-    name: `Kafka ${KAFKA_VERSION}'s jars`,
-  });
-}
 
 /** A KRaft controller of the cluster (a voter of its metadata quorum). */
 export interface Voter {

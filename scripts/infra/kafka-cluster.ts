@@ -3,14 +3,9 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import {
-  type ClientSecurity,
-  ensureKafkaJars,
-  KAFKA_VERSION,
-  kafkaAnswers,
-  kafkaBrokerCount,
-  NativeKafkaBroker,
-} from "./kafka-broker.js";
+import { NativeKafkaBroker } from "./kafka-broker.js";
+import { type ClientSecurity, kafkaAnswers, kafkaBrokerCount } from "./kafka-probe.js";
+import { ensureKafkaJars, KAFKA_VERSION } from "./maven-jars.js";
 import { waitFor } from "./process.js";
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
 /**
- * One row of the fault table (issue 6): what a scenario accepted, what the database holds afterwards, and
+ * One row of the fault table: what a scenario accepted, what the database holds afterwards, and
  * what that proves. Each fault test computes its row from the broker and the database, asserts
  * lost = duplicated = 0, and appends it to the results file that `npm run test:faults` prints.
  */
