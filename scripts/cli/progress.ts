@@ -32,7 +32,7 @@ export interface ProgressReporter {
 let progressLogger: pino.Logger | undefined;
 /** JSON lines on stderr, written synchronously so none is lost when the script exits. */
 function jsonLines(): pino.Logger {
-  // Its own level: a CLI may quieten the runtime's logs (cli/quiet-runtime.ts) and still report progress.
+  // Its own level: a CLI may quieten the runtime's logs (cli/local-environment.ts) and still report progress.
   progressLogger ??= pino({ level: "info", base: { service: "txlog" } }, pino.destination({ fd: 2, sync: true }));
   return progressLogger;
 }

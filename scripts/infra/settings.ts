@@ -5,7 +5,7 @@ import { z } from "zod";
 /**
  * The settings only a developer machine reads (infra:up, npm start, tests, bench), parsed and validated
  * once. The deployed functions never see them: their settings are lib/config.ts's. Same variable names
- * and defaults as always. Must not import lib/config.ts: local-env.ts runs this before it loads.
+ * and defaults as always. Must not import lib/config.ts: entry files run this before they load it (cli/local-environment.ts).
  */
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -144,7 +144,7 @@ export function applyRecordedKafkaBrokers(env: NodeJS.ProcessEnv = process.env):
   return brokers;
 }
 
-/** Both recorded settings: the database URL and the native cluster's brokers (local-env.ts, after infraUp). */
+/** Both recorded settings: the database URL and the native cluster's brokers (cli/local-environment.ts, and again after infraUp). */
 export function applyRecordedInfra(env: NodeJS.ProcessEnv = process.env): void {
   applyRecordedDatabaseUrl(env);
   applyRecordedKafkaBrokers(env);
@@ -178,7 +178,7 @@ export const infraSettings: InfraSettings = loadInfraSettings();
 
 /**
  * Sets env.DATABASE_URL to the URL infra:up recorded when the environment names none, so lib/config.ts
- * (which never reads files: it runs in Lambda too) sees it. local-env.ts does this on import; call it
+ * (which never reads files: it runs in Lambda too) sees it. entry files do this first (cli/local-environment.ts); call it
  * again after infraUp(), which may just have started a private cluster, before re-reading lib/config.
  */
 export function applyRecordedDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {

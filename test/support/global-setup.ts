@@ -1,4 +1,3 @@
-import "../../scripts/infra/local-env.js";
 import { loadConfig } from "../../lib/config.js";
 import { migrateDatabase } from "../../lib/db/client.js";
 import {
@@ -19,6 +18,8 @@ import { ensureChromium } from "./chromium.js";
 let startedBroker = false;
 
 export async function setup(): Promise<void> {
+  // What infra:up recorded (a private PostgreSQL, a native cluster), unless the environment names them.
+  applyRecordedInfra();
   ensureChromium((message) => console.log(`[test infra] ${message}`));
   const base = loadConfig();
   const brokerWasUp = await kafkaAnswers(base.KAFKA_BROKERS);
