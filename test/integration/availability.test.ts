@@ -1,7 +1,8 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_CACHE_MS, HealthResponse } from "../../lib/health.js";
+import { HEALTH_CACHE_MS } from "../../lib/health.js";
+import { HealthResponse } from "../../lib/health-schema.js";
 import { apiKeyScope, idForKey } from "../../lib/idempotency.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { freePort } from "../../scripts/infra/index.js";
