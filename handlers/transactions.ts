@@ -3,7 +3,7 @@ import { maxBodyBytes } from "../lib/http/body-limits.js";
 import { jsonBodyRoute, jsonResponse } from "../lib/http/handler.js";
 import { headerValues } from "../lib/http/headers.js";
 import { IDEMPOTENCY_KEY_HEADER } from "../lib/idempotency.js";
-import { acceptTransactions } from "../lib/ingest.js";
+import { acceptTransactions, type BulkAcceptedResponse } from "../lib/ingest.js";
 
 /** POST /transactions: a JSON array, all accepted (202, ids in request order) or none. Honours Idempotency-Key, scoped per API key. */
 export const handler = jsonBodyRoute({ maxBodyBytes: maxBodyBytes("POST", "/transactions") }, async (event) => {
@@ -11,5 +11,6 @@ export const handler = jsonBodyRoute({ maxBodyBytes: maxBodyBytes("POST", "/tran
     idempotencyKey: headerValues(event, IDEMPOTENCY_KEY_HEADER),
     apiKey: requestApiKey(event),
   });
-  return jsonResponse(202, { status: "Accepted", count: ids.length, ids }, replayed ? { "Idempotent-Replayed": "true" } : {});
+  const body: BulkAcceptedResponse = { status: "Accepted", count: ids.length, ids };
+  return jsonResponse(202, body, replayed ? { "Idempotent-Replayed": "true" } : {});
 });

@@ -2,12 +2,16 @@
  * The domain's errors: plain typed classes named for what went wrong, with no HTTP in them. The HTTP
  * layer decides statuses in one table (lib/http/problem.ts); the consumer and scripts read them as they are.
  */
+import { z } from "zod";
 
 /** One thing wrong with an input: where (a body path like "[3].amount", a query parameter) and why. */
-export interface FieldIssue {
-  field: string;
-  reason: string;
-}
+export const FieldIssue = z.strictObject({
+  field: z
+    .string()
+    .meta({ description: 'Where: a body path ("amount", "[3].amount") or a parameter name; "$" is the value itself.' }),
+  reason: z.string(),
+});
+export type FieldIssue = z.infer<typeof FieldIssue>;
 
 /** Where invalid input came from: a body that parses but is wrong, or a bad query, path or header. */
 export type InputLocation = "body" | "query" | "path" | "header";

@@ -1,7 +1,7 @@
-import { z } from "zod";
 import { getReadPool } from "./db/client.js";
 import { TimeoutError } from "./errors.js";
 import { databaseErrorOf, describeFailure } from "./failures.js";
+import { type DependencyHealth, type HealthResponse, TABLE_LOCK_TIMEOUT_MS } from "./health-schema.js";
 import { probeBroker } from "./kafka/health-probe.js";
 import { logger } from "./logger.js";
 import { withTimeout } from "./timeout.js";
@@ -10,35 +10,6 @@ const log = logger.child({ component: "health" });
 
 /** Each dependency's check gets this long; both run in parallel, so GET /health answers within about this. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2_000;
-
-/** How long the database check waits for a lock on a table before it calls the database degraded. */
-export const TABLE_LOCK_TIMEOUT_MS = 500;
-
-export const DependencyHealth = z.strictObject({
-  status: z.enum(["up", "degraded", "down"]).meta({
-    description: '"degraded": it answers, but not its tables (a lock held on them, every statement timing out).',
-  }),
-  latencyMs: z.int().min(0).meta({ description: "How long the check took (the timeout when it timed out)." }),
-  error: z.string().optional().meta({
-    description: "Why it is down: a timeout or an error code; details are in the server's log, not here (the route is public).",
-  }),
-});
-export type DependencyHealth = z.infer<typeof DependencyHealth>;
-
-export const HealthResponse = z.strictObject({
-  status: z.enum(["up", "degraded", "down"]).meta({
-    description:
-      '"up" when every dependency is up; "degraded" when the database answers but its tables do not (transactions are ' +
-      'still accepted, reads answer 503); "down" when a dependency does not answer.',
-  }),
-  checks: z.strictObject({
-    kafka: DependencyHealth.meta({ description: "A metadata request to the brokers." }),
-    database: DependencyHealth.meta({
-      description: `A read of each table, waiting at most ${TABLE_LOCK_TIMEOUT_MS} ms for a lock on it.`,
-    }),
-  }),
-});
-export type HealthResponse = z.infer<typeof HealthResponse>;
 
 /** SQLSTATEs of a table that cannot be read now although the server answers: lock timeout, statement timeout. */
 const DEGRADED_STATES = new Set(["55P03", "57014"]);

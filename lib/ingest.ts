@@ -16,6 +16,21 @@ export interface Accepted {
   receivedAt: string;
 }
 
+/** 202 of POST /transaction. */
+export const AcceptedResponse = z.strictObject({
+  id: z.uuid().meta({ description: "Time-ordered (UUIDv7); GET /transactions/{id} shows the row once stored." }),
+  status: z.literal("Accepted"),
+});
+export type AcceptedResponse = z.infer<typeof AcceptedResponse>;
+
+/** 202 of POST /transactions. */
+export const BulkAcceptedResponse = z.strictObject({
+  status: z.literal("Accepted"),
+  count: z.int().min(1),
+  ids: z.array(z.uuid()).meta({ description: "In the order of the request." }),
+});
+export type BulkAcceptedResponse = z.infer<typeof BulkAcceptedResponse>;
+
 /** A Kafka message as the producer takes it: JSON value, keyed by nameOrig so one account's transactions stay in order. */
 export interface OutgoingMessage {
   key: string;

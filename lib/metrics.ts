@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { OnFailureReason, PoisonReason } from "./consumer/reasons.js";
 
 /**
  * The Prometheus metrics of this process (prom-client), served by GET /metrics and by the worker's own
@@ -29,7 +30,10 @@ export interface TxlogMetrics {
 const METRICS = Symbol.for("txlog.metrics");
 const holder = globalThis as typeof globalThis & { [METRICS]?: TxlogMetrics };
 
-/** Seconds: from a cached answer (~1 ms) to the produce budget (4 s + 4 s for the commit). */
+/**
+ * Seconds: from a cached answer (~1 ms) to the slowest produce outcome, a caller's budget and then the wait
+ * for its commit (PRODUCE_TIMEOUT_MS + COMMIT_TIMEOUT_MS, lib/kafka/coalescing-producer.ts).
+ */
 const PRODUCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 8];
 /** Seconds: an HTTP handler (ms) up to the consume function's 60 s timeout. */
 const HANDLER_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -90,7 +94,7 @@ function createMetrics(): TxlogMetrics {
     }),
     deadLetters: new Counter({
       name: "txlog_dead_letters_total",
-      help: "Records dead-lettered, by reason: the consume function's (undecodable, invalid, oversized, rejected, id-conflict, idempotency-conflict) and the trigger's on-failure destination (function-error, function-timeout). A redelivered batch counts its poison records again.",
+      help: `Records dead-lettered, by reason: the consume function's (${PoisonReason.options.join(", ")}) and the trigger's on-failure destination's (${OnFailureReason.options.join(", ")}). A redelivered batch counts its poison records again.`,
       labelNames: ["reason"],
       registers: [registry],
     }),

@@ -119,3 +119,50 @@ export const TransactionMessage = z.strictObject({
     .optional(),
 });
 export type TransactionMessage = z.output<typeof TransactionMessage>;
+
+/**
+ * Real PaySim rows (step 1 of the published data set) as clients send them: a payment as JSON numbers, a
+ * fraudulent transfer as PaySim's decimal strings, a transfer with E-notation. The OpenAPI document shows
+ * them and the tests send them.
+ */
+export const paysimExamples = {
+  payment: {
+    step: 1,
+    type: "PAYMENT",
+    amount: 9839.64,
+    nameOrig: "C1231006815",
+    oldbalanceOrg: 170136.0,
+    newbalanceOrig: 160296.36,
+    nameDest: "M1979787155",
+    oldbalanceDest: 0,
+    newbalanceDest: 0,
+    isFraud: 0,
+    isFlaggedFraud: 0,
+  },
+  fraudTransfer: {
+    step: 1,
+    type: "TRANSFER",
+    amount: "181.0",
+    nameOrig: "C1305486145",
+    oldbalanceOrg: "181.0",
+    newbalanceOrig: "0.0",
+    nameDest: "C553264065",
+    oldbalanceDest: "0.0",
+    newbalanceDest: "0.0",
+    isFraud: 1,
+    isFlaggedFraud: 0,
+  },
+  transferENotation: {
+    step: 1,
+    type: "TRANSFER",
+    amount: "379856.23",
+    nameOrig: "C1449772539",
+    oldbalanceOrg: "0.0",
+    newbalanceOrig: "0.0",
+    nameDest: "C1590550415",
+    oldbalanceDest: "900180.0",
+    newbalanceDest: "1.916920493E7",
+    isFraud: false,
+    isFlaggedFraud: false,
+  },
+} as const satisfies Record<string, TransactionInput>;

@@ -1,5 +1,6 @@
 import { type DecodedRecord, decodeMskEvent } from "../kafka/msk-event.js";
 import { TransactionMessage } from "../transaction.js";
+import type { PoisonReason } from "./reasons.js";
 
 /**
  * Policy for records that can never be stored (poison): they are neither retried (that would block
@@ -8,17 +9,6 @@ import { TransactionMessage } from "../transaction.js";
  * reason in headers; the rest of the batch is stored and the partition keeps flowing.
  * A database or broker error is not poison: it is thrown, so the whole batch is retried.
  */
-export const POISON_REASONS = [
-  "oversized",
-  "undecodable",
-  "invalid",
-  /** Valid by the schema, refused by the database (a SQLSTATE class 22 or 23 error for that row alone). */
-  "rejected",
-  "idempotency-conflict",
-  "id-conflict",
-] as const;
-export type PoisonReason = (typeof POISON_REASONS)[number];
-
 /** Larger values are dead-lettered unread: Kafka's default message.max.bytes is about 1 MiB. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /** How much later than its Kafka timestamp a record's receivedAt may be (clocks of producer and broker differ a little). */

@@ -5,15 +5,7 @@ import { deadLetters } from "../db/schema.js";
 import { ensureTopics } from "../kafka/admin.js";
 import { produce } from "../kafka/producer.js";
 import { type PoisonRecord, safeText } from "./classify.js";
-
-/** The reasons of the trigger's on-failure destination (the records it gave up on), beside the consumer's PoisonReason. */
-export const ON_FAILURE_REASONS = [
-  "function-error",
-  "function-timeout",
-  "record-age-exceeded",
-  "function-reported-failure",
-] as const;
-export type OnFailureReason = (typeof ON_FAILURE_REASONS)[number];
+import { type DeadLetterReason, OnFailureReason } from "./reasons.js";
 
 /** Dead-letter rows per INSERT: 7 parameters a row stays far below PostgreSQL's 65,535 bind parameters. */
 export const MAX_DEAD_LETTERS_PER_INSERT = 1_000;
@@ -42,7 +34,7 @@ export interface DeadLetterSource {
   value: Buffer | null;
   /** The record's own headers, kept on the dead letter. */
   headers?: IHeaders;
-  reason: string;
+  reason: DeadLetterReason;
   detail: string;
   /** Headers added after the standard ones (the trigger's dead-letter-function). */
   extra?: IHeaders;
@@ -122,7 +114,7 @@ export async function insertDeadLetters(db: Pick<Database, "insert">, poison: Po
           createdAt: sql`now()`,
           redrivenAt: null,
         },
-        setWhere: inArray(deadLetters.reason, [...ON_FAILURE_REASONS]),
+        setWhere: inArray(deadLetters.reason, OnFailureReason.options),
       });
   }
 }

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
+import { z } from "zod";
 import {
   DependencyUnavailableError,
-  type FieldIssue,
+  FieldIssue,
   IdempotencyConflictError,
   InvalidInputError,
   NotFoundError,
@@ -22,12 +23,13 @@ import {
 export const BROKER_RETRY_AFTER_SECONDS = 5;
 
 /** The JSON body of every error response. */
-export interface Problem {
-  status: number;
-  error: string;
-  message: string;
-  issues?: FieldIssue[];
-}
+export const Problem = z.strictObject({
+  status: z.int().min(400).max(599),
+  error: z.string().meta({ description: "The HTTP reason phrase." }),
+  message: z.string(),
+  issues: z.array(FieldIssue).optional().meta({ description: "Each bad field and why (400 and 422 only)." }),
+});
+export type Problem = z.infer<typeof Problem>;
 
 const REASON_PHRASES: Record<number, string> = {
   400: "Bad Request",

@@ -1,34 +1,13 @@
 import type { Admin } from "kafkajs";
+import type { ConsumerGroupLag, ConsumerHealth, PartitionLag } from "../pipeline/schemas.js";
 import { withTimeout } from "../timeout.js";
 import { kafka } from "./client.js";
 
 /** How long a lag or group look-up may take (two admin requests); the dashboard and a scrape wait at most this. */
 export const LAG_TIMEOUT_MS = 2_000;
 
-/** One partition of a consumer group's topic: how far its committed offset is behind the partition's end. */
-export interface PartitionLag {
-  partition: number;
-  /** The partition's end (the offset the next record will get). */
-  highWatermark: number;
-  /** The group's committed offset (the next record it will read); null before its first commit. */
-  committedOffset: number | null;
-  /** highWatermark - committedOffset; before a first commit, every record still retained (TRIM_HORIZON). */
-  lag: number;
-}
-
-export interface ConsumerGroupLag {
-  topic: string;
-  groupId: string;
-  partitions: PartitionLag[];
-  total: number;
-}
-
-export interface ConsumerGroupState {
-  groupId: string;
-  /** Kafka's group state: Stable, PreparingRebalance, CompletingRebalance, Empty, Dead (or Unknown). */
-  state: string;
-  members: number;
-}
+/** A consumer group's members as Kafka describes them. */
+export type ConsumerGroupState = Pick<ConsumerHealth, "groupId" | "state" | "members">;
 
 /**
  * One admin client for these look-ups, kept connected between calls (the dashboard polls every few

@@ -1,127 +1,41 @@
 import { sql } from "drizzle-orm";
-import { z } from "zod";
 import { config } from "../config.js";
+import type { DeadLetterReason } from "../consumer/reasons.js";
 import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
 import { describeFailure } from "../failures.js";
-import { checkHealth, DependencyHealth, HEALTH_CHECK_TIMEOUT_MS } from "../health.js";
+import { checkHealth, HEALTH_CHECK_TIMEOUT_MS } from "../health.js";
 import { consumerGroupLag, consumerGroupState, topicMessageCount } from "../kafka/lag.js";
 import { logger } from "../logger.js";
 import { withTimeout } from "../timeout.js";
+import {
+  type ConsumerHealth,
+  DEAD_LETTER_DETAIL_CHARS,
+  type DeadLetterSummary,
+  type PipelineStats,
+  RATE_AVERAGE_SECONDS,
+  RECENT_DEAD_LETTERS,
+  type Throughput,
+} from "./schemas.js";
 
 const log = logger.child({ component: "pipeline-stats" });
 
 /** Seconds of per-second rates GET /pipeline/stats returns (the dashboard's throughput chart). */
 export const RATE_WINDOW_SECONDS = 60;
-/** The "now" rates average the last this many complete seconds. */
-export const RATE_AVERAGE_SECONDS = 10;
 /**
  * stored/s reads rows received at most this long before the window (index on received_at), so a row stored
  * more than 15 minutes after the API accepted it (a long backlog) is not counted in stored/s; the lag shows it.
  */
 const STORE_DELAY_BOUND = "15 minutes";
-/** Dead letters listed one by one (newest first); their detail is cut to this many characters. */
-export const RECENT_DEAD_LETTERS = 10;
-const DETAIL_CHARS = 300;
-
-const Count = z.int().min(0);
-
-export const ConsumerHealth = DependencyHealth.extend({
-  groupId: z.string(),
-  state: z.string().meta({ description: "Kafka's group state: Stable, PreparingRebalance, CompletingRebalance, Empty, Dead." }),
-  members: Count.meta({ description: "Consumers in the group (the local trigger's pollers, workers, Lambda's pollers)." }),
-}).meta({
-  description: '"up" while the consumer group has members; "down" when it has none (nothing consumes) or Kafka does not answer.',
-});
-export type ConsumerHealth = z.infer<typeof ConsumerHealth>;
-
-export const Throughput = z
-  .strictObject({
-    windowSeconds: z.int(),
-    acceptedPerSecond: z
-      .number()
-      .min(0)
-      .meta({ description: `Average over the last ${RATE_AVERAGE_SECONDS} complete seconds.` }),
-    storedPerSecond: z
-      .number()
-      .min(0)
-      .meta({ description: `Average over the last ${RATE_AVERAGE_SECONDS} complete seconds.` }),
-    series: z
-      .array(z.strictObject({ at: z.iso.datetime(), accepted: Count, stored: Count }))
-      .meta({ description: "One entry per second, oldest first, ending at the last complete second (the database's clock)." }),
-  })
-  .meta({
-    description:
-      "From the database: accepted counts stored transactions (status Completed) by the second the API accepted them " +
-      "(received_at), stored by the second the consumer committed them (persisted_at). Seeded rows are not counted.",
-  });
-
-export const PartitionLagSchema = z.strictObject({
-  partition: Count,
-  highWatermark: Count,
-  committedOffset: Count.nullable().meta({ description: "null before the group's first commit on the partition." }),
-  lag: Count,
-});
-
-export const ConsumerLagSchema = z.strictObject({
-  topic: z.string(),
-  groupId: z.string(),
-  total: Count,
-  partitions: z.array(PartitionLagSchema),
-});
-
-export const DeadLetterSummary = z
-  .strictObject({
-    total: Count,
-    byReason: z.array(z.strictObject({ reason: z.string(), count: Count, lastAt: z.iso.datetime() })),
-    recent: z
-      .array(
-        z.strictObject({
-          id: Count,
-          reason: z.string(),
-          detail: z.string().meta({ description: `Cut to ${DETAIL_CHARS} characters.` }),
-          partition: Count,
-          offset: Count,
-          createdAt: z.iso.datetime(),
-        }),
-      )
-      .meta({ description: `The newest ${RECENT_DEAD_LETTERS}.` }),
-  })
-  .meta({ description: "Dead letters of the transactions topic recorded in the dead_letters table." });
-
-export const PipelineStats = z.strictObject({
-  at: z.iso.datetime(),
-  topic: z.string(),
-  health: z.strictObject({ kafka: DependencyHealth, database: DependencyHealth, consumer: ConsumerHealth }),
-  throughput: Throughput.nullable().meta({ description: "null while the database does not answer." }),
-  lag: ConsumerLagSchema.nullable().meta({ description: "null while Kafka does not answer." }),
-  deadLetters: DeadLetterSummary.nullable().meta({ description: "null while the database does not answer." }),
-  deadLetterTopic: z
-    .strictObject({
-      topic: z.string(),
-      messages: Count.meta({ description: "Messages retained on the topic, whoever wrote them." }),
-    })
-    .nullable()
-    .meta({ description: "The dead-letter topic as Kafka counts it; null while Kafka does not answer." }),
-  unavailable: z
-    .strictObject({
-      throughput: z.string().optional(),
-      lag: z.string().optional(),
-      deadLetters: z.string().optional(),
-      deadLetterTopic: z.string().optional(),
-    })
-    .meta({ description: "Why each part that is null could not be read (a timeout, a SQLSTATE, an error code)." }),
-});
-export type PipelineStats = z.infer<typeof PipelineStats>;
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 /** accepted/s and stored/s per second over the last `windowSeconds` complete seconds. */
-export function readThroughput(db?: Database, windowSeconds = RATE_WINDOW_SECONDS): Promise<z.infer<typeof Throughput>> {
+export function readThroughput(db?: Database, windowSeconds = RATE_WINDOW_SECONDS): Promise<Throughput> {
   return readDatabase((reader) => throughputOf(reader, windowSeconds), db);
 }
 
-async function throughputOf(db: Database, windowSeconds: number): Promise<z.infer<typeof Throughput>> {
+async function throughputOf(db: Database, windowSeconds: number): Promise<Throughput> {
   const {
     rows: [bounds],
   } = await db.execute<{ upto: string }>(sql`select extract(epoch from date_trunc('second', now()))::bigint::text as upto`);
@@ -156,18 +70,25 @@ async function throughputOf(db: Database, windowSeconds: number): Promise<z.infe
 }
 
 /** Dead letters of `topic`: counts by reason and the newest few. */
-export function readDeadLetters(db?: Database, topic = config.TRANSACTIONS_TOPIC): Promise<z.infer<typeof DeadLetterSummary>> {
+export function readDeadLetters(db?: Database, topic = config.TRANSACTIONS_TOPIC): Promise<DeadLetterSummary> {
   return readDatabase((reader) => deadLettersOf(reader, topic), db);
 }
 
-async function deadLettersOf(db: Database, topic: string): Promise<z.infer<typeof DeadLetterSummary>> {
+async function deadLettersOf(db: Database, topic: string): Promise<DeadLetterSummary> {
   const [byReason, recent] = await Promise.all([
-    db.execute<{ reason: string; count: number; last_at: string }>(sql`
+    db.execute<{ reason: DeadLetterReason; count: number; last_at: string }>(sql`
       select reason, count(*)::int as count, max(created_at) as last_at
         from dead_letters where topic = ${topic}
        group by reason order by count(*) desc, reason`),
-    db.execute<{ id: string; reason: string; detail: string; partition: number; offset: string; created_at: string }>(sql`
-      select id::text, reason, left(detail, ${DETAIL_CHARS}) as detail, partition, "offset"::text, created_at
+    db.execute<{
+      id: string;
+      reason: DeadLetterReason;
+      detail: string;
+      partition: number;
+      offset: string;
+      created_at: string;
+    }>(sql`
+      select id::text, reason, left(detail, ${DEAD_LETTER_DETAIL_CHARS}) as detail, partition, "offset"::text, created_at
         from dead_letters where topic = ${topic}
        order by id desc limit ${RECENT_DEAD_LETTERS}`),
   ]);

@@ -6,36 +6,10 @@ import { deadLetters, type TransactionRow, transactions } from "../db/schema.js"
 import { InvalidInputError, NotFoundError, TransactionDeadLetteredError } from "../errors.js";
 import { ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
+import type { ReportPage, StoredTransaction } from "./schemas.js";
 
 export const DEFAULT_REPORT_LIMIT = 100;
 export const MAX_REPORT_LIMIT = 1_000;
-
-/** A stored transaction as the API shows it; money as the exact NUMERIC(18, 2) text ("181.00"). */
-export interface TransactionView {
-  id: string;
-  step: number;
-  type: TransactionRow["type"];
-  amount: string;
-  nameOrig: string;
-  oldbalanceOrg: string;
-  newbalanceOrig: string;
-  nameDest: string;
-  oldbalanceDest: string;
-  newbalanceDest: string;
-  isFraud: boolean;
-  isFlaggedFraud: boolean;
-  status: TransactionRow["status"];
-  receivedAt: string;
-  persistedAt: string;
-  /** Where the consumer read it; null for seeded (Historical) rows. */
-  kafka: { topic: string; partition: number; offset: number } | null;
-}
-
-export interface ReportPage {
-  items: TransactionView[];
-  /** Pass as `cursor` for the next (older) page; null on the last page. */
-  nextCursor: string | null;
-}
 
 /** The keyset position after which the next page starts: the last item's (receivedAt, id). */
 interface CursorPosition {
@@ -100,7 +74,7 @@ export function parseReportsQuery(query: Record<string, string | undefined> | nu
   return parsed.data;
 }
 
-export function toView(row: TransactionRow): TransactionView {
+export function toView(row: TransactionRow): StoredTransaction {
   return {
     id: row.id,
     step: row.step,
@@ -158,16 +132,19 @@ export async function listTransactions(query: ReportsQuery, db?: Database): Prom
   };
 }
 
-const TransactionId = z.uuid("expected a UUID");
+/** GET /transactions/{id}'s path. */
+export const TransactionIdParams = z.strictObject({
+  id: z.uuid().meta({ description: "The id POST /transaction answered with." }),
+});
 
 export function parseTransactionId(id: string | undefined): string {
-  const parsed = TransactionId.safeParse(id);
+  const parsed = TransactionIdParams.shape.id.safeParse(id);
   if (!parsed.success) throw new InvalidInputError("path", [{ field: "id", reason: "expected a UUID" }]);
   return parsed.data.toLowerCase();
 }
 
 /** The stored row, or NotFoundError while the consumer has not stored it (yet). */
-export async function getTransaction(id: string, db?: Database): Promise<TransactionView> {
+export async function getTransaction(id: string, db?: Database): Promise<StoredTransaction> {
   const { row, deadLetter } = await readDatabase(async (reader) => {
     const [stored] = await reader.select().from(transactions).where(eq(transactions.id, id)).limit(1);
     if (stored) return { row: stored, deadLetter: undefined };

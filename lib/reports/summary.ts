@@ -5,10 +5,9 @@ import { readDatabase } from "../db/reads.js";
 import { transactions } from "../db/schema.js";
 import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
+import { MAX_SUMMARY_STEPS, type Summary } from "./schemas.js";
 
 export const MAX_STEP = 1_000_000;
-/** byStep lists at most this many steps (the lowest); narrow stepFrom/stepTo for the rest. PaySim spans 743. */
-export const MAX_SUMMARY_STEPS = 1_000;
 
 /**
  * A step number in a query string: digits only, so "" or "0x10" are rejected instead of coerced. The
@@ -40,39 +39,6 @@ export function parseSummaryQuery(query: Record<string, string | undefined> | nu
   if (!parsed.success) throw invalidInput("query", parsed.error);
   return parsed.data;
 }
-
-/** An exact sum of NUMERIC(18, 2) amounts as PostgreSQL prints it, always with 2 decimals. */
-const DecimalSum = z.string().regex(/^\d+\.\d{2}$/, "a decimal string with 2 decimal places");
-const Volume = { count: z.int().min(0), amount: DecimalSum };
-
-export const SummaryResponse = z.strictObject({
-  filter: z
-    .strictObject({
-      stepFrom: z.int().nullable(),
-      stepTo: z.int().nullable(),
-      type: z.enum(TRANSACTION_TYPES).nullable(),
-      status: z.enum(TRANSACTION_STATUSES).nullable(),
-    })
-    .meta({ description: "The filters applied (null: not filtered), so a saved response says what it covers." }),
-  count: Volume.count,
-  amount: Volume.amount,
-  byType: z
-    .array(z.strictObject({ type: z.enum(TRANSACTION_TYPES), ...Volume }))
-    .meta({ description: "Types with rows, in the order CASH_IN, CASH_OUT, DEBIT, PAYMENT, TRANSFER." }),
-  byStatus: z
-    .array(z.strictObject({ status: z.enum(TRANSACTION_STATUSES), ...Volume }))
-    .meta({ description: "Statuses with rows: Historical (seeded), then Completed (through Kafka)." }),
-  fraud: z.strictObject(Volume),
-  flaggedFraud: z.strictObject(Volume),
-  byStep: z
-    .array(z.strictObject({ step: z.int().min(0), ...Volume }))
-    .meta({ description: `Per-step volume, ascending, only steps that have rows; at most ${MAX_SUMMARY_STEPS} (the lowest).` }),
-  byStepTruncated: z
-    .literal(true)
-    .optional()
-    .meta({ description: `Present when more than ${MAX_SUMMARY_STEPS} steps have rows: narrow stepFrom/stepTo for the rest.` }),
-});
-export type Summary = z.output<typeof SummaryResponse>;
 
 function whereOf(filter: SummaryFilter): SQL | undefined {
   return and(

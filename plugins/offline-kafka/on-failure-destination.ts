@@ -1,5 +1,6 @@
 import type { Kafka, KafkaMessage, Message } from "kafkajs";
-import { deadLetterMessage, type OnFailureReason } from "../../lib/consumer/dead-letters.js";
+import { deadLetterMessage } from "../../lib/consumer/dead-letters.js";
+import type { OnFailureReason } from "../../lib/consumer/reasons.js";
 import { TimeoutError } from "../../lib/errors.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { CoalescingProducer } from "../../lib/kafka/coalescing-producer.js";

@@ -8,6 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { Option } from "@commander-js/extra-typings";
 import { config } from "../../lib/config.js";
+import { DeadLetterReason, OnFailureReason, PoisonReason } from "../../lib/consumer/reasons.js";
 import { getDb } from "../../lib/db/client.js";
 import { kafka } from "../../lib/kafka/client.js";
 import { produce } from "../../lib/kafka/producer.js";
@@ -20,10 +21,10 @@ import { kafkaAnswers } from "../infra/index.js";
 import { type ImportSummary, importDeadLetterTopic } from "./import.js";
 import { type RedriveSummary, redrive } from "./redrive.js";
 import { listEntry, renderCounts, renderShow, renderTable, showEntry } from "./render.js";
-import { countByReason, DEAD_LETTER_REASONS, findDeadLetter, listDeadLetters } from "./store.js";
+import { countByReason, findDeadLetter, listDeadLetters } from "./store.js";
 
 const tty = process.stdout.isTTY === true;
-const reasonOption = () => new Option("--reason <reason>", "only this reason").choices(DEAD_LETTER_REASONS);
+const reasonOption = () => new Option("--reason <reason>", "only this reason").choices(DeadLetterReason.options);
 const topicOption = () => new Option("--topic <topic>", "only records from this source topic");
 const importOption = () =>
   new Option("--no-import", `do not first import the trigger's on-failure records from ${config.DEAD_LETTER_TOPIC}`);
@@ -32,7 +33,7 @@ let run: (() => Promise<number | undefined>) | undefined;
 
 const program = cliCommand(
   "npm run dead-letters --",
-  `Records the pipeline could not store: the consumer's poison records (oversized, undecodable, invalid, rejected, idempotency-conflict, id-conflict) and the ones the trigger gave up on (function-error, function-timeout), kept in the dead_letters table with their original key and value. list and redrive first import what the trigger wrote to ${config.DEAD_LETTER_TOPIC} since the last time. Output is a table on a terminal and JSON lines otherwise.`,
+  `Records the pipeline could not store: the consumer's poison records (${PoisonReason.options.join(", ")}) and the ones the trigger gave up on (${OnFailureReason.options.join(", ")}), kept in the dead_letters table with their original key and value. list and redrive first import what the trigger wrote to ${config.DEAD_LETTER_TOPIC} since the last time. Output is a table on a terminal and JSON lines otherwise.`,
 );
 
 program

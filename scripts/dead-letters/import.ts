@@ -1,7 +1,7 @@
 import type { Kafka, KafkaMessage } from "kafkajs";
 import { config } from "../../lib/config.js";
-import { POISON_REASONS, safeText } from "../../lib/consumer/classify.js";
-import { ON_FAILURE_REASONS } from "../../lib/consumer/dead-letters.js";
+import { safeText } from "../../lib/consumer/classify.js";
+import { OnFailureReason, PoisonReason } from "../../lib/consumer/reasons.js";
 import type { Database } from "../../lib/db/client.js";
 import { type PartitionRange, readRanges } from "../replay/range.js";
 import { insertDeadLetterRows, type NewDeadLetterRow } from "./store.js";
@@ -77,8 +77,8 @@ export function rowOfDeadLetterMessage(message: KafkaMessage): NewDeadLetterRow 
   };
 }
 
-const onFailure = new Set<string>(ON_FAILURE_REASONS);
-const consumers = new Set<string>(POISON_REASONS);
+const onFailure = new Set<string>(OnFailureReason.options);
+const consumers = new Set<string>(PoisonReason.options);
 
 /**
  * Only the trigger's on-failure records are imported, and only for a partition of a topic the pipeline

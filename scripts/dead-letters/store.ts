@@ -1,6 +1,4 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNull, type SQL, sql } from "drizzle-orm";
-import { POISON_REASONS, type PoisonReason } from "../../lib/consumer/classify.js";
-import { ON_FAILURE_REASONS, type OnFailureReason } from "../../lib/consumer/dead-letters.js";
 import type { Database } from "../../lib/db/client.js";
 import { deadLetters } from "../../lib/db/schema.js";
 
@@ -8,12 +6,6 @@ import { deadLetters } from "../../lib/db/schema.js";
 
 export type DeadLetterRow = typeof deadLetters.$inferSelect;
 export type NewDeadLetterRow = typeof deadLetters.$inferInsert;
-
-/** The consumer's reasons (lib/consumer/classify.ts), then the trigger's on-failure ones. */
-export const DEAD_LETTER_REASONS = [...POISON_REASONS, ...ON_FAILURE_REASONS] as const satisfies readonly (
-  | PoisonReason
-  | OnFailureReason
-)[];
 
 export interface DeadLetterFilter {
   reason?: string;

@@ -1,8 +1,9 @@
 import type { KafkaMessage } from "kafkajs";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Accepted } from "../../lib/docs/api-schemas.js";
+import { AcceptedResponse } from "../../lib/ingest.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { paysimExamples } from "../../lib/transaction.js";
 import { launchChromium, requireChromium } from "../support/chromium.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -70,7 +71,8 @@ describe("Swagger UI at /docs in headless chromium", () => {
     await operation.locator(".opblock-summary").click();
     await operation.getByRole("button", { name: "Try it out" }).click();
     const body = JSON.parse(await operation.locator("textarea.body-param__text").inputValue());
-    expect(body).toMatchObject({ type: "PAYMENT", amount: 9839.64, nameOrig: "C1231006815" });
+    const { type, amount, nameOrig } = paysimExamples.payment;
+    expect(body).toMatchObject({ type, amount, nameOrig });
 
     const [apiResponse] = await Promise.all([
       page.waitForResponse(
@@ -86,11 +88,11 @@ describe("Swagger UI at /docs in headless chromium", () => {
     await expect.poll(async () => (await shownStatus.textContent())?.trim(), { timeout: 15_000 }).toBe("202");
     const shownBody =
       (await operation.locator(".live-responses-table .response-col_description pre").first().textContent()) ?? "";
-    const accepted = Accepted.parse(JSON.parse(shownBody));
+    const accepted = AcceptedResponse.parse(JSON.parse(shownBody));
 
     // Behind the 202: the transaction Swagger UI sent is in Kafka under the id it showed.
     const message = await producedMessage(accepted.id);
-    expect(message.transaction).toMatchObject({ nameOrig: "C1231006815", amount: "9839.64", type: "PAYMENT" });
+    expect(message.transaction).toMatchObject({ nameOrig, amount: "9839.64", type });
     // No CDN: every request the page made went to our server.
     expect(foreignRequests).toEqual([]);
   });

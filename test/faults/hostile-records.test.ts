@@ -7,6 +7,7 @@ import { fingerprintOf } from "../../lib/idempotency.js";
 import { parseTransaction } from "../../lib/ingest.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { disconnectProducer } from "../../lib/kafka/producer.js";
+import { paysimExamples, TransactionInput } from "../../lib/transaction.js";
 import { recordFaultRow } from "../support/fault-results.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -16,19 +17,8 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * its reason, and the rest of its batch (and every later record) stored. Real broker, real database.
  */
 
-const transaction = {
-  step: 1,
-  type: "PAYMENT",
-  amount: "9839.64",
-  nameOrig: "C1231006815",
-  oldbalanceOrg: "170136.00",
-  newbalanceOrig: "160296.36",
-  nameDest: "M1979787155",
-  oldbalanceDest: "0",
-  newbalanceDest: "0",
-  isFraud: false,
-  isFlaggedFraud: false,
-};
+/** The documented payment as the API writes it into a message (exact decimal strings). */
+const transaction = TransactionInput.parse(paysimExamples.payment);
 
 const message = (overrides: Record<string, unknown> = {}) => ({
   id: uuidv7(),

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { paysimExamples } from "../../lib/transaction.js";
 import { recordFaultRow } from "../support/fault-results.js";
 import { uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -11,19 +12,7 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * holds the process.
  */
 
-const row = {
-  step: 1,
-  type: "TRANSFER",
-  amount: "181.00",
-  nameOrig: "C1305486145",
-  oldbalanceOrg: "181.0",
-  newbalanceOrig: "0.0",
-  nameDest: "C553264065",
-  oldbalanceDest: "0.0",
-  newbalanceDest: "0.0",
-  isFraud: 1,
-  isFlaggedFraud: 0,
-};
+const row = paysimExamples.fraudTransfer;
 
 /** The body's JSON text with `amount` spliced in verbatim, so a number literal reaches the API as written. */
 const bodyWithAmount = (amountJson: string) => JSON.stringify({ ...row, amount: "@" }).replace('"@"', amountJson);

@@ -2,6 +2,7 @@ import type { Admin, Producer } from "kafkajs";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { paysimExamples, TransactionInput } from "../../lib/transaction.js";
 import {
   committedTotal,
   deadLetterCount,
@@ -41,19 +42,7 @@ function validValue(id: string): string {
   return JSON.stringify({
     id,
     receivedAt: new Date().toISOString(),
-    transaction: {
-      step: 1,
-      type: "TRANSFER",
-      amount: "181.00",
-      nameOrig: "C1305486145",
-      oldbalanceOrg: "181.00",
-      newbalanceOrig: "0.00",
-      nameDest: "C553264065",
-      oldbalanceDest: "0",
-      newbalanceDest: "0",
-      isFraud: true,
-      isFlaggedFraud: false,
-    },
+    transaction: TransactionInput.parse(paysimExamples.fraudTransfer),
   });
 }
 

@@ -1,9 +1,11 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEALTH_CACHE_MS, HealthResponse } from "../../lib/health.js";
+import { HEALTH_CACHE_MS } from "../../lib/health.js";
+import { HealthResponse } from "../../lib/health-schema.js";
 import { apiKeyScope, idForKey } from "../../lib/idempotency.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { paysimExamples } from "../../lib/transaction.js";
 import { freePort } from "../../scripts/infra/index.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -19,20 +21,7 @@ const kafka = testKafka();
 const account = `C${randomInt(1e8, 1e9)}A`;
 
 function paysim(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    step: 1,
-    type: "PAYMENT",
-    amount: 9839.64,
-    nameOrig: account,
-    oldbalanceOrg: 170136.0,
-    newbalanceOrig: 160296.36,
-    nameDest: "M1979787155",
-    oldbalanceDest: 0,
-    newbalanceDest: 0,
-    isFraud: 0,
-    isFlaggedFraud: 0,
-    ...overrides,
-  };
+  return { ...paysimExamples.payment, nameOrig: account, ...overrides };
 }
 
 async function timedFetch(url: string, init: RequestInit = {}) {

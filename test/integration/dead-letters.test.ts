@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { persistMskEvent } from "../../lib/consumer/persist.js";
 import { closeDb, getDb, getPool } from "../../lib/db/client.js";
 import { disconnectProducer, produce } from "../../lib/kafka/producer.js";
+import { paysimExamples, TransactionInput } from "../../lib/transaction.js";
 import { failedRecordMessage } from "../../plugins/offline-kafka/index.js";
 import { importDeadLetterTopic } from "../../scripts/dead-letters/import.js";
 import { RedriveError, redrive } from "../../scripts/dead-letters/redrive.js";
@@ -48,24 +49,10 @@ afterAll(async () => {
   await closeDb();
 });
 
-function transactionValue(id: string, amount: string, nameOrig = "C1305486145"): string {
-  return JSON.stringify({
-    id,
-    receivedAt: new Date().toISOString(),
-    transaction: {
-      step: 1,
-      type: "TRANSFER",
-      amount,
-      nameOrig,
-      oldbalanceOrg: "181.00",
-      newbalanceOrig: "0.00",
-      nameDest: "C553264065",
-      oldbalanceDest: "0",
-      newbalanceDest: "0",
-      isFraud: false,
-      isFlaggedFraud: false,
-    },
-  });
+/** A message of the documented transfer with this amount, as written (not validated: it may be poison). */
+function transactionValue(id: string, amount: string, nameOrig: string = paysimExamples.fraudTransfer.nameOrig): string {
+  const transaction = { ...TransactionInput.parse(paysimExamples.fraudTransfer), amount, nameOrig };
+  return JSON.stringify({ id, receivedAt: new Date().toISOString(), transaction });
 }
 
 /** Produces to the test partition; returns each message's offset. */

@@ -5,11 +5,13 @@ import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Accepted, Problem, ReportPage } from "../../lib/docs/api-schemas.js";
 import { openApiDocument } from "../../lib/docs/openapi.js";
 import { SWAGGER_UI_ASSETS } from "../../lib/docs/swagger-ui.js";
+import { Problem } from "../../lib/http/problem.js";
+import { AcceptedResponse } from "../../lib/ingest.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { SummaryResponse } from "../../lib/reports/summary.js";
+import { ReportPage, SummaryResponse } from "../../lib/reports/schemas.js";
+import { paysimExamples } from "../../lib/transaction.js";
 import { uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
@@ -68,19 +70,7 @@ describe("GET /openapi.json", () => {
 });
 
 describe("the document matches what the handlers answer", () => {
-  const transaction = {
-    step: 1,
-    type: "PAYMENT",
-    amount: 9839.64,
-    nameOrig: "C1231006815",
-    oldbalanceOrg: 170136.0,
-    newbalanceOrig: 160296.36,
-    nameDest: "M1979787155",
-    oldbalanceDest: 0,
-    newbalanceDest: 0,
-    isFraud: 0,
-    isFlaggedFraud: 0,
-  };
+  const transaction = paysimExamples.payment;
   const post = (body: unknown) =>
     fetch(`${server.baseUrl}/transaction`, {
       method: "POST",
@@ -91,7 +81,7 @@ describe("the document matches what the handlers answer", () => {
   it("POST /transaction 202 is an Accepted with a Location", async () => {
     const response = await post(transaction);
     expect(response.status).toBe(202);
-    const body = Accepted.parse(await response.json());
+    const body = AcceptedResponse.parse(await response.json());
     expect(response.headers.get("location")).toBe(`/transactions/${body.id}`);
   });
 

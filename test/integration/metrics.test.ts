@@ -5,7 +5,7 @@ import type { Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { closeLagAdmin, consumerGroupLag } from "../../lib/kafka/lag.js";
-import { PipelineStats } from "../../lib/pipeline/stats.js";
+import { PipelineStats } from "../../lib/pipeline/schemas.js";
 import { freePort } from "../../scripts/infra/index.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";

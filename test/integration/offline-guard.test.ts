@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { config } from "../../lib/config.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
+import { paysimExamples } from "../../lib/transaction.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
 /**
@@ -140,19 +141,7 @@ function expectTooLarge(answer: Answer, limit: number) {
 }
 
 /** A transaction the API accepts (202). */
-const transaction = {
-  step: 1,
-  type: "PAYMENT",
-  amount: "9839.64",
-  nameOrig: "C1231006815",
-  oldbalanceOrg: "170136",
-  newbalanceOrig: "160296.36",
-  nameDest: "M1979787155",
-  oldbalanceDest: "0",
-  newbalanceDest: "0",
-  isFraud: 0,
-  isFlaggedFraud: 0,
-};
+const transaction = paysimExamples.payment;
 
 beforeAll(async () => {
   await ensureTopics([config.TRANSACTIONS_TOPIC]);

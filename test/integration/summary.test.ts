@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { closeDb, getDb } from "../../lib/db/client.js";
 import { type NewTransactionRow, transactions } from "../../lib/db/schema.js";
 import { insertTransactions } from "../../lib/db/transactions.js";
-import { MAX_SUMMARY_STEPS, type Summary, SummaryResponse, summarizeTransactions } from "../../lib/reports/summary.js";
+import { MAX_SUMMARY_STEPS, type Summary, SummaryResponse } from "../../lib/reports/schemas.js";
+import { summarizeTransactions } from "../../lib/reports/summary.js";
 import {
   TRANSACTION_STATUSES,
   TRANSACTION_TYPES,

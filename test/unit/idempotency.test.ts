@@ -14,6 +14,7 @@ import {
   type StoredFingerprints,
 } from "../../lib/idempotency.js";
 import { parseTransaction } from "../../lib/ingest.js";
+import { paysimExamples } from "../../lib/transaction.js";
 
 const IdempotencyKeyReusedError = IdempotencyConflictError;
 const IdempotentRequestInFlightError = RequestInFlightError;
@@ -42,17 +43,8 @@ async function acceptIdempotent(
 const SCOPE = apiKeyScope("txlog-local-development-key");
 const OTHER_SCOPE = apiKeyScope("another-clients-api-key-0042");
 
-const row = {
-  step: 1,
-  type: "PAYMENT",
-  amount: 9839.64,
-  nameOrig: "C1231006815",
-  oldbalanceOrg: 170136.0,
-  newbalanceOrig: 160296.36,
-  nameDest: "M1979787155",
-  oldbalanceDest: 0,
-  newbalanceDest: 0,
-};
+/** The documented payment without its flags, which default to false. */
+const { isFraud: _isFraud, isFlaggedFraud: _isFlaggedFraud, ...row } = paysimExamples.payment;
 
 function statusOf(run: () => unknown): number | undefined {
   try {

@@ -3,7 +3,7 @@ import type { RouteConfig } from "@asteasolutions/zod-to-openapi";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { documentedRoutes, openApiDocument } from "../../lib/docs/openapi.js";
-import { SummaryResponse } from "../../lib/reports/summary.js";
+import { SummaryResponse } from "../../lib/reports/schemas.js";
 
 interface Example {
   where: string;
