@@ -1,5 +1,5 @@
 "use strict";
-// What plugins/require-api-key.cjs and plugins/require-deploy-params.cjs share: a check that every stage
+// What plugins/require-deploy-params.cjs uses: a check that every stage
 // but `local` must pass before it is packaged or deployed.
 
 /** The stage that runs offline on serverless.yml's development fallbacks (the only one exempt). */

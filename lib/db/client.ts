@@ -2,9 +2,10 @@ import { resolve } from "node:path";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { config } from "../config.js";
-import { describeFailure } from "../failures.js";
+import { config, withCredentials } from "../config.js";
+import { databaseErrorOf, describeFailure } from "../failures.js";
 import { logger } from "../logger.js";
+import { type SecretReader, secrets } from "../secrets.js";
 import * as schema from "./schema.js";
 
 /**
@@ -31,11 +32,69 @@ const log = logger.child({ component: "database" });
  * whole life; the query in progress, if any, fails on its own and the pool discards the client.
  */
 function guardedPool(name: string, options: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, ...options });
+  const settings = { connectionString: config.DATABASE_URL, ...options };
+  const pool = config.DATABASE_SECRET_ARN
+    ? new SecretCredentialsPool(settings, config.DATABASE_SECRET_ARN, secrets)
+    : new pg.Pool(settings);
   const onError = (error: Error) => log.warn({ pool: name, error: describeFailure(error) }, "database connection lost");
   pool.on("error", onError);
   pool.on("connect", (client) => client.on("error", onError));
   return pool;
+}
+
+type ConnectCallback = (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void;
+
+/** PostgreSQL's invalid_password: the secret may have been rotated since this process read it. */
+const INVALID_PASSWORD = "28P01";
+
+/**
+ * A pool that logs in as the user of a Secrets Manager secret, read before its first connection: pg-pool builds
+ * every client from `options`, so the credentials go into its connection string once they are known. A login
+ * refused for its password makes the next connection read the secret again.
+ */
+export class SecretCredentialsPool extends pg.Pool {
+  readonly #secretArn: string;
+  readonly #reader: SecretReader;
+  readonly #baseUrl: string;
+
+  constructor(options: pg.PoolConfig & { connectionString: string }, secretArn: string, reader: SecretReader) {
+    super(options);
+    this.#secretArn = secretArn;
+    this.#reader = reader;
+    this.#baseUrl = options.connectionString;
+  }
+
+  async #withCredentials(): Promise<void> {
+    const { username, password } = await this.#reader.credentials(this.#secretArn);
+    this.options.connectionString = withCredentials(this.#baseUrl, username, password);
+  }
+
+  #onLoginError(error: unknown): void {
+    if (databaseErrorOf(error)?.code === INVALID_PASSWORD) this.#reader.forget(this.#secretArn);
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  // pg-pool's own query() calls connect with a callback.
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    if (callback === undefined) {
+      return this.#withCredentials()
+        .then(() => super.connect())
+        .catch((error: unknown) => {
+          this.#onLoginError(error);
+          throw error;
+        });
+    }
+    this.#withCredentials().then(
+      () =>
+        super.connect((error, client, done) => {
+          if (error) this.#onLoginError(error);
+          callback(error, client, done);
+        }),
+      (error: Error) => callback(error, undefined, () => {}),
+    );
+    return undefined;
+  }
 }
 
 /** The consume function's pool (writes). */

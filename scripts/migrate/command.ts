@@ -1,15 +1,16 @@
 /**
  * npm run migrate [-- --no-topics]
  * Prepares a database and a Kafka cluster for the functions, without starting anything: applies drizzle/'s
- * SQL migrations to DATABASE_URL (with DATABASE_USER/DATABASE_PASSWORD put into it, as the functions do) and
- * creates the transactions and dead-letter topics where missing (TOPIC_PARTITIONS, replication from
- * KAFKA_REPLICATION_FACTOR/KAFKA_MIN_INSYNC_REPLICAS or the cluster's size; KAFKA_SSL and KAFKA_SASL_* as
- * configured). For a deployed stage, run it from a host inside the VPC (README, "Deploy to AWS").
+ * SQL migrations to DATABASE_URL (with DATABASE_USER/DATABASE_PASSWORD or DATABASE_SECRET_ARN's user put into it,
+ * as the functions do) and creates the transactions and dead-letter topics where missing (TOPIC_PARTITIONS,
+ * replication from KAFKA_REPLICATION_FACTOR/KAFKA_MIN_INSYNC_REPLICAS or the cluster's size; KAFKA_SSL and
+ * KAFKA_SASL_* as configured). For a deployed stage, run it from a host inside the VPC (docs/deploy.md).
  */
-import { config } from "../../lib/config.js";
+import { config, withCredentials } from "../../lib/config.js";
 import { migrateDatabase } from "../../lib/db/client.js";
 import { ensureTopics, topicReplication } from "../../lib/kafka/admin.js";
 import { kafka } from "../../lib/kafka/client.js";
+import { secrets } from "../../lib/secrets.js";
 import { cliCommand, parseOrExit } from "../cli/args.js";
 import { runMain } from "../cli/run.js";
 
@@ -23,7 +24,9 @@ const { topics } = program.opts();
 
 runMain("migrate", async () => {
   const database = new URL(config.DATABASE_URL);
-  await migrateDatabase(config.DATABASE_URL);
+  // With DATABASE_SECRET_ARN, the secret's user and password (read with the caller's AWS credentials), as the functions do.
+  const secret = config.DATABASE_SECRET_ARN ? await secrets.credentials(config.DATABASE_SECRET_ARN) : undefined;
+  await migrateDatabase(secret ? withCredentials(config.DATABASE_URL, secret.username, secret.password) : config.DATABASE_URL);
   console.log(
     `migrate: database ${database.protocol}//${database.host}${database.pathname} is up to date (no credentials shown)`,
   );

@@ -204,7 +204,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\ntxlog is up (Ctrl-C to stop):\n${lines.join("\n")}\n\n`);
   }
   // From here on this process only waits for the server: give back what infra:up, the migrations and the
-  // topic set-up left on the heap (package.json starts it with --expose-gc; README "Performance", stage 6).
+  // topic set-up left on the heap (package.json starts it with --expose-gc; docs/performance.md, stage 6).
   (globalThis as { gc?: () => void }).gc?.();
 
   const code = await exited;

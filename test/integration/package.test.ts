@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { inflateRawSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { collectKafkaEventDefinitions } from "../../plugins/offline-kafka/index.js";
@@ -33,6 +34,32 @@ function readTemplateResources(dir: string): Record<string, Resource> {
 
 function readTemplate(dir: string): Resource[] {
   return Object.values(readTemplateResources(dir));
+}
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** A zip file's entries by name (stored or deflated, as osls writes them; no zip64: the package is far below 4 GB). */
+function zipEntries(file: string): Map<string, Buffer> {
+  const zip = readFileSync(file);
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  const entries = new Map<string, Buffer>();
+  for (let at = zip.readUInt32LE(end + 16), index = 0; index < count; index += 1) {
+    const method = zip.readUInt16LE(at + 10);
+    const size = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const name = zip.toString("utf8", at + 46, at + 46 + nameLength);
+    const local = zip.readUInt32LE(at + 42);
+    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const data = zip.subarray(start, start + size);
+    entries.set(name, method === 8 ? inflateRawSync(data) : Buffer.from(data));
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return entries;
 }
 
 describe("npx sls package (offline)", () => {
@@ -195,18 +222,8 @@ describe("npx sls package (offline)", () => {
       return `${failed?.stdout}${failed?.stderr}`;
     }
 
-    it.each([
-      ["without API_KEY", {}, "API_KEY is not set."],
-      ["with the development key", { API_KEY: "txlog-local-development-key" }, "API_KEY is the public local development key."],
-      ["with a short key", { API_KEY: "too-short" }, "API_KEY must be 20 to 128 characters (it has 9)."],
-    ])("fails %s, with a message naming API_KEY, and writes nothing", async (_case, extra, reason) => {
-      const said = await refusedPackage([], extra);
-      expect(said).toContain(`${reason} Stage "prod" needs its own API key: set the environment variable API_KEY`);
-    });
-
     it("fails without the AWS resources (--param), naming each, and writes nothing", async () => {
-      const apiKey = `prod-${randomBytes(16).toString("hex")}`;
-      const said = await refusedPackage([params[0] as string], { API_KEY: apiKey });
+      const said = await refusedPackage([params[0] as string], {});
       expect(said).toContain('Stage "prod" runs on AWS and needs its resources');
       for (const name of ["mskSecretArn", "databaseSecretArn", "subnetIds", "securityGroupIds"]) {
         expect(said).toContain(`--param="${name}=..."`);
@@ -214,49 +231,90 @@ describe("npx sls package (offline)", () => {
       expect(said).not.toContain('--param="mskClusterArn=..."');
     });
 
-    it("packages with API_KEY and --param: the key named for the stage, VPC, SASL/SCRAM secret, secrets by reference", async () => {
-      const apiKey = `prod-${randomBytes(16).toString("hex")}`;
-      await packageProd(params, { API_KEY: apiKey });
+    it("packages with --param and no secret anywhere: secret ARNs in the functions' environment, read with their role; a generated API key", async () => {
+      // What a deployer's shell may hold (local credentials, a key for local tools): none of it may reach the package.
+      const deployerSecrets = {
+        API_KEY: `key-${randomBytes(16).toString("hex")}`,
+        DATABASE_USER: `user${randomBytes(6).toString("hex")}`,
+        DATABASE_PASSWORD: `dbpw-${randomBytes(16).toString("hex")}`,
+        KAFKA_SASL_USERNAME: `scram${randomBytes(6).toString("hex")}`,
+        KAFKA_SASL_PASSWORD: `scrampw-${randomBytes(16).toString("hex")}`,
+        DATABASE_URL: `postgres://admin:urlpw-${randomBytes(8).toString("hex")}@db.example:5432/txlog`,
+      };
+      await packageProd(params, deployerSecrets);
+      const text = readFileSync(join(prod, "cloudformation-template-update-stack.json"), "utf8");
       const template = readTemplate(prod);
+
+      // API Gateway generates the key's value at deploy: the template names the key and holds no value.
       const keys = template.filter((resource) => resource.Type === "AWS::ApiGateway::ApiKey");
       expect(keys.map((resource) => resource.Properties)).toEqual([
-        expect.objectContaining({ Name: "txlog-prod", Value: apiKey, Enabled: true }),
+        expect.objectContaining({ Name: "txlog-prod", Enabled: true }),
       ]);
+      expect(keys[0]?.Properties).not.toHaveProperty("Value");
+
+      // No secret value, and no reference CloudFormation would resolve into one, anywhere in the template.
+      for (const value of [...Object.values(deployerSecrets), "txlog-local-development-key"]) expect(text).not.toContain(value);
+      expect(text).not.toContain("{{resolve:secretsmanager");
+      // ... nor in the code and files the functions are deployed with.
+      const files = zipEntries(join(prod, "txlog.zip"));
+      expect(files.size).toBeGreaterThan(5);
+      for (const [name, content] of files) {
+        for (const value of Object.values(deployerSecrets)) expect(content.includes(value), `${name} holds ${value}`).toBe(false);
+      }
+      // The Secrets Manager client is not bundled: Lambda's Node.js runtime provides it (and resolves an import()
+      // from NODE_PATH, where it is, since Node 18).
+      expect([...files.keys()].filter((name) => name.includes("@aws-sdk"))).toEqual([]);
+      expect(files.get("handlers/consume.cjs")?.toString()).toContain('import("@aws-sdk/client-secrets-manager")');
+      expect(files.get("handlers/consume.cjs")?.toString()).not.toContain("GetSecretValueCommand = class");
 
       const functions = template.filter((resource) => resource.Type === "AWS::Lambda::Function");
       expect(functions.length).toBeGreaterThan(5);
-      const secret = (arn: string, key: string) => `{{resolve:secretsmanager:${arn}:SecretString:${key}}}`;
       for (const { Properties } of functions) {
         expect(Properties.VpcConfig).toEqual({
           SecurityGroupIds: { "Fn::Split": [",", resources.securityGroupIds] },
           SubnetIds: { "Fn::Split": [",", resources.subnetIds] },
         });
-        // CloudFormation resolves these at deploy time: no credential is in the template or the package.
-        expect((Properties.Environment as { Variables: Record<string, string> }).Variables).toMatchObject({
+        // Only where the secrets are: the functions read them at cold start (lib/secrets.ts).
+        const variables = (Properties.Environment as { Variables: Record<string, string> }).Variables;
+        expect(variables).toMatchObject({
           KAFKA_BROKERS: "{{resolve:ssm:/txlog/prod/kafka-bootstrap-brokers}}",
           KAFKA_SSL: "true",
           KAFKA_SASL_MECHANISM: "scram-sha-512",
-          KAFKA_SASL_USERNAME: secret(resources.mskSecretArn, "username"),
-          KAFKA_SASL_PASSWORD: secret(resources.mskSecretArn, "password"),
+          KAFKA_SASL_SECRET_ARN: resources.mskSecretArn,
           DATABASE_URL: "{{resolve:ssm:/txlog/prod/database-url}}",
-          DATABASE_USER: secret(resources.databaseSecretArn, "username"),
-          DATABASE_PASSWORD: secret(resources.databaseSecretArn, "password"),
+          DATABASE_SECRET_ARN: resources.databaseSecretArn,
         });
+        for (const name of ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "DATABASE_USER", "DATABASE_PASSWORD", "API_KEY"]) {
+          expect(variables[name] ?? "", name).toBe("");
+        }
+        expect(Object.values(variables).filter((value) => /\{\{resolve:(secretsmanager|ssm-secure):/.test(value))).toEqual([]);
       }
       const [mapping] = template.filter((resource) => resource.Type === "AWS::Lambda::EventSourceMapping");
       expect(mapping?.Properties).toMatchObject({
         EventSourceArn: resources.mskClusterArn,
         SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: resources.mskSecretArn }],
       });
-      // The trigger reads the secret with the function's role.
+      // The role (of the functions and the trigger) may read these two secrets and no other.
       const role = template.find((resource) => resource.Type === "AWS::IAM::Role");
-      const statements = JSON.stringify(role?.Properties);
-      expect(statements).toContain(`"Action":["secretsmanager:GetSecretValue"],"Resource":"${resources.mskSecretArn}"`);
-      expect(statements).toContain("AWSLambdaVPCAccessExecutionRole");
+      const policies = (role?.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+      const statements = policies.flatMap((policy) => policy.PolicyDocument.Statement);
+      expect(statements.length).toBeGreaterThan(3);
+      const secretStatements = statements.filter((statement) =>
+        [statement.Action].flat().some((action) => action.toLowerCase().startsWith("secretsmanager:")),
+      );
+      expect(secretStatements).toEqual([
+        {
+          Effect: "Allow",
+          Action: ["secretsmanager:GetSecretValue"],
+          Resource: [resources.mskSecretArn, resources.databaseSecretArn],
+        },
+      ]);
+      expect(statements.filter((statement) => [statement.Action].flat().includes("*"))).toEqual([]);
+      expect(JSON.stringify(role?.Properties)).toContain("AWSLambdaVPCAccessExecutionRole");
     });
 
     it("throttles the stage: the key's usage plan, every route, each public route lower, and reserved concurrency", async () => {
-      await packageProd([...params, "--param=publicRateLimit=5"], { API_KEY: `prod-${randomBytes(16).toString("hex")}` });
+      await packageProd([...params, "--param=publicRateLimit=5"], {});
       const template = readTemplate(prod);
       const [plan, ...otherPlans] = template.filter((resource) => resource.Type === "AWS::ApiGateway::UsagePlan");
       expect(otherPlans).toHaveLength(0);

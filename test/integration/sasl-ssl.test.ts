@@ -9,12 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { kafkaSecurity } from "../../lib/kafka/client.js";
+import { createSecretReader } from "../../lib/secrets.js";
 import { freePort, kafkaAnswers, NativeKafkaBroker } from "../../scripts/infra/index.js";
 import { eventually, REPO_ROOT, spawnWorker, stopWorker, storedCounts, type WorkerProcess } from "../support/fault-infra.js";
 import { acceptedIds, postMany } from "../support/fault-load.js";
 import { tally } from "../support/fault-results.js";
 import { uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
+import { FakeSecretsManager } from "../support/secrets-manager.js";
 import { makeThrowawayPki, type ThrowawayPki } from "../support/tls.js";
 
 /**
@@ -120,4 +122,49 @@ describe("Kafka over SASL_SSL (TLS + SCRAM-SHA-512), as on MSK", () => {
     expect(await stopWorker(worker)).toBe(0);
     worker = undefined;
   }, 180_000);
+
+  it("logs in as the user of the SCRAM secret (KAFKA_SASL_SECRET_ARN), read from Secrets Manager once for every connection", async () => {
+    // Secrets Manager's stand-in (the AWS SDK's own endpoint setting points it there); the broker is the real one.
+    const secretsManager = new FakeSecretsManager();
+    const saved = { ...process.env };
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = await secretsManager.start();
+    process.env.AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE";
+    process.env.AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    try {
+      const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_txlog-test-Ab12Cd";
+      const { KAFKA_SASL_USERNAME: _user, KAFKA_SASL_PASSWORD: _password, ...withoutCredentials } = env;
+      const settings = loadConfig({ ...withoutCredentials, KAFKA_SASL_SECRET_ARN: secretArn });
+      const brokers = settings.KAFKA_BROKERS;
+      let secret = { username: app.name, password: "rotated-away" };
+      secretsManager.answers.set(secretArn, () => ({ secretString: JSON.stringify(secret) }));
+      const reader = createSecretReader();
+      const security = kafkaSecurity(settings, reader);
+
+      // A refused login forgets what was read: the next one reads the secret again (a rotation).
+      expect(await kafkaAnswers(brokers, 3_000, security)).toBe(false);
+      secret = { username: app.name, password: app.password };
+      expect(await kafkaAnswers(brokers, 3_000, security)).toBe(true);
+      const readsBefore = secretsManager.requests.length;
+      expect(readsBefore).toBeGreaterThanOrEqual(2);
+
+      // An admin and a producer of one client: several connections, no further read.
+      const kafka = quietKafka({ clientId: "txlog-tests", brokers, ...security });
+      const own = `${topic}.from-secret`;
+      expect(await ensureTopics([own], { kafka })).toEqual([own]);
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        const [sent] = await producer.send({ topic: own, messages: [{ value: "from the secret's user" }] });
+        expect(sent?.errorCode).toBe(0);
+      } finally {
+        await producer.disconnect();
+      }
+      expect(await kafkaAnswers(brokers, 3_000, security)).toBe(true);
+      expect(secretsManager.requests.length).toBe(readsBefore);
+      expect(secretsManager.requests.every((request) => request.secretId === secretArn)).toBe(true);
+    } finally {
+      process.env = saved;
+      await secretsManager.stop();
+    }
+  }, 60_000);
 });

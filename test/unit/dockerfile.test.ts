@@ -1,9 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
 import { relative, resolve } from "node:path";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
+import { DEVELOPMENT_API_KEY } from "../../lib/config.js";
 
 /**
  * The Dockerfile, .dockerignore and docker-compose.yml read statically (no Docker engine here): which user each
@@ -153,5 +155,59 @@ describe(".dockerignore", () => {
     const { files } = await imports(["scripts/start.ts", "scripts/worker.ts", "scripts/migrate.ts", ...handlers]);
     const needed = [...files, ...dashboard, "serverless.yml", "package.json", "tsconfig.json", "drizzle/meta/_journal.json"];
     expect(needed.filter((path) => ignored.ignores(path))).toEqual([]);
+  });
+});
+
+describe("what an image holds", () => {
+  /** The files `docker build .` sends (tracked, or untracked and not git-ignored), less what .dockerignore leaves out. */
+  const contextFiles = () => {
+    const listed = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: ROOT });
+    const ignored = dockerignore();
+    return listed
+      .toString()
+      .split("\0")
+      .filter((path) => path !== "" && !ignored.ignores(path));
+  };
+
+  it("sets no secret in the Dockerfile: no ENV or ARG named for a password, key or token, and no value for one", () => {
+    const settings = stages()
+      .flatMap((stage) => stage.instructions)
+      .filter((instruction) => instruction.keyword === "ENV" || instruction.keyword === "ARG");
+    expect(settings.map((instruction) => instruction.args)).toEqual(["NODE_ENV=production"]);
+  });
+
+  it("carries no password, private key or access key in the files copied into it", () => {
+    const files = contextFiles();
+    expect(files).toEqual(expect.arrayContaining(["lib/config.ts", "serverless.yml", ".env.example"]));
+    const found: string[] = [];
+    for (const path of files) {
+      let text: string;
+      try {
+        text = readFileSync(resolve(ROOT, path), "utf8");
+      } catch {
+        continue; // a listed file deleted in the work tree
+      }
+      if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) found.push(`${path}: a private key`);
+      if (/\b(AKIA|ASIA)[0-9A-Z]{16}\b/.test(text)) found.push(`${path}: an AWS access key id`);
+      if (/\.(ya?ml|json)$/.test(path) && /\{\{resolve:secretsmanager:/.test(text)) {
+        found.push(`${path}: a secret resolved into configuration`);
+      }
+      // A URL with a password in it; the masked form (user:***@) and the one comment that shows the masking are not.
+      for (const [url, password] of text.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s:@/"'`]+:([^\s@/"'`]+)@/gi)) {
+        if (password === "***" || (path === "scripts/cli/run.ts" && url === "postgres://user:secret@")) continue;
+        found.push(`${path}: ${url}`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  it("gives only the public local values to secret-named variables in .env.example (the one .env file it carries)", () => {
+    const assignments = read(".env.example")
+      .split("\n")
+      .map((line) => /^([A-Z_]*(PASSWORD|SECRET|KEY|TOKEN)[A-Z_]*)=(.*)$/.exec(line.trim()))
+      .filter((match) => match !== null)
+      .map(([, name, , value]) => `${name}=${value}`);
+    // The development API key (refused by every deployed stage, lib/config.ts) and compose's local PostgreSQL password.
+    expect(assignments.sort()).toEqual([`API_KEY=${DEVELOPMENT_API_KEY}`, "POSTGRES_PASSWORD=txlog-local-postgres"]);
   });
 });

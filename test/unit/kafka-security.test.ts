@@ -5,6 +5,7 @@ import { kafkaSecurity } from "../../lib/kafka/client.js";
 import { clusterLayout } from "../../scripts/infra/index.js";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_txlog-prod-Ab12Cd";
 const scram = { KAFKA_SSL: "true", KAFKA_SASL_MECHANISM: "scram-sha-512", KAFKA_SASL_USERNAME: "app", KAFKA_SASL_PASSWORD: "pw" };
 
 describe("Kafka security from configuration", () => {
@@ -50,6 +51,14 @@ describe("Kafka security from configuration", () => {
     [
       { STAGE: "prod", DATABASE_URL: "postgres://db.example/txlog?sslmode=require", API_KEY: "txlog-local-development-key" },
       "API_KEY: the public development key serves stage local only, not prod: set your own",
+    ],
+    [{ ...scram, KAFKA_SASL_SECRET_ARN: SECRET }, "KAFKA_SASL_SECRET_ARN: the SCRAM user comes from the secret"],
+    [{ KAFKA_SASL_SECRET_ARN: SECRET }, "KAFKA_SASL_USERNAME: KAFKA_SASL_USERNAME/PASSWORD/SECRET_ARN are for scram-sha-256/512"],
+    [{ ...scram, KAFKA_SASL_SECRET_ARN: "AmazonMSK_txlog" }, "KAFKA_SASL_SECRET_ARN: expected a Secrets Manager secret ARN"],
+    [{ DATABASE_SECRET_ARN: SECRET, DATABASE_PASSWORD: "pw" }, "DATABASE_SECRET_ARN: the database user comes from the secret"],
+    [
+      { DATABASE_SECRET_ARN: SECRET, DATABASE_URL: "postgres://app:pw@db.example/txlog" },
+      "DATABASE_SECRET_ARN: the database user comes from the secret",
     ],
   ])("refuses %j naming the setting", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -143,6 +152,40 @@ describe("deployed stages (STAGE other than local)", () => {
       "API_KEY: required outside stage local (STAGE=prod)",
     );
     expect(requiredApiKey(loadConfig({}))).toBe("txlog-local-development-key");
+  });
+
+  it("read passwords from Secrets Manager, never from the environment (the function's configuration)", () => {
+    const withSecrets = {
+      STAGE: "prod",
+      DATABASE_URL: tls,
+      DATABASE_SECRET_ARN: SECRET.replace("AmazonMSK_txlog", "txlog-database"),
+      KAFKA_SSL: "true",
+      KAFKA_SASL_MECHANISM: "scram-sha-512",
+      KAFKA_SASL_SECRET_ARN: SECRET,
+    };
+    const config = loadConfig(withSecrets);
+    expect(config).toMatchObject({ DATABASE_URL: tls, DATABASE_SECRET_ARN: withSecrets.DATABASE_SECRET_ARN });
+    expect(kafkaSecurity(config).sasl).toMatchObject({
+      mechanism: "scram-sha-512",
+      authenticationProvider: expect.any(Function),
+    });
+    expect(kafkaSecurity(config).sasl).not.toHaveProperty("password");
+
+    const { DATABASE_SECRET_ARN: _database, KAFKA_SASL_SECRET_ARN: _kafka, ...plain } = withSecrets;
+    for (const [env, message] of [
+      [
+        { ...plain, DATABASE_USER: "app", DATABASE_PASSWORD: "pw", KAFKA_SASL_USERNAME: "app", KAFKA_SASL_PASSWORD: "pw" },
+        "invalid configuration: DATABASE_PASSWORD: stage prod reads the database password from Secrets Manager: set DATABASE_SECRET_ARN, not a password in DATABASE_PASSWORD or DATABASE_URL; KAFKA_SASL_PASSWORD: stage prod reads the SCRAM password from Secrets Manager: set KAFKA_SASL_SECRET_ARN, not KAFKA_SASL_PASSWORD",
+      ],
+      [
+        { STAGE: "prod", DATABASE_URL: "postgres://app:pw@db.example/txlog?sslmode=verify-full" },
+        "invalid configuration: DATABASE_PASSWORD: stage prod reads the database password from Secrets Manager",
+      ],
+    ] as const) {
+      expect(() => loadConfig(env)).toThrow(message);
+    }
+    // Locally (npm start, the tests, tools) the environment's credentials are fine.
+    expect(loadConfig({ DATABASE_PASSWORD: "pw", ...scram }).DATABASE_URL).toBe("postgres://postgres:pw@127.0.0.1:5432/txlog");
   });
 
   it("refuse several dangerous settings in one line", () => {
