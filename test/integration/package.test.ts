@@ -4,9 +4,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { collectKafkaEventDefinitions } from "serverless-offline-kafka-trigger";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { collectKafkaEventDefinitions } from "../../plugins/offline-kafka/index.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
