@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -5,8 +6,16 @@ import { defineConfig } from "vitest/config";
  * setup that brings infrastructure up; files run in parallel. `npm test` (vitest.config.ts) runs everything.
  */
 export default defineConfig({
+  // The trigger package by its name, from its sources (as tsconfig.json's paths map it for tsc and tsx).
+  resolve: {
+    alias: {
+      "serverless-offline-kafka-trigger": fileURLToPath(
+        new URL("./packages/serverless-offline-kafka-trigger/src/index.ts", import.meta.url),
+      ),
+    },
+  },
   test: {
-    include: ["test/unit/**/*.test.ts"],
+    include: ["test/unit/**/*.test.ts", "packages/*/test/unit/**/*.test.ts"],
     pool: "forks",
     testTimeout: 30_000,
     reporters: ["default"],

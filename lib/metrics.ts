@@ -22,6 +22,9 @@ export interface TxlogMetrics {
   deadLetters: Counter<"reason">;
   deadLetterTopicMessages: Gauge<"topic">;
   consumerLag: Gauge<"topic" | "partition" | "group">;
+  /** The local Kafka trigger's event source mapping metrics, under AWS's names (the `metric` label). */
+  triggerEvents: Counter<"function" | "metric" | "reason">;
+  triggerOffsetLag: Gauge<"function" | "topic" | "partition">;
   /** The (topic, consumer group) pairs whose lag a scrape reads: the configured pipeline's, and each poller's. */
   lagTargets: Map<string, { topic: string; groupId: string }>;
   defaultMetrics: boolean;
@@ -102,6 +105,18 @@ function createMetrics(): TxlogMetrics {
       name: "txlog_dead_letter_topic_messages",
       help: "Messages retained on the dead-letter topic, whoever wrote them (the consume function, the trigger's on-failure destination, a tool), read from Kafka at each scrape.",
       labelNames: ["topic"],
+      registers: [registry],
+    }),
+    triggerEvents: new Counter({
+      name: "txlog_trigger_events_total",
+      help: "The local Kafka trigger's event source mapping metrics under AWS's names (metric: PolledEventCount, FilteredOutEventCount, InvokedEventCount, FailedInvokeEventCount, DroppedEventCount, OnFailureDestinationDeliveredEventCount), by function; reason for records given up on.",
+      labelNames: ["function", "metric", "reason"],
+      registers: [registry],
+    }),
+    triggerOffsetLag: new Gauge({
+      name: "txlog_trigger_offset_lag",
+      help: "The local Kafka trigger's OffsetLag (AWS's name): records between the group's committed offset and the partition's end, after the poller's last commit.",
+      labelNames: ["function", "topic", "partition"],
       registers: [registry],
     }),
     consumerLag: new Gauge({

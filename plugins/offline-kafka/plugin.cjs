@@ -1,11 +1,11 @@
 "use strict";
-// Serverless Framework v3 loads plugins with require(); this CommonJS shim registers tsx and imports
-// the TypeScript implementation (index.ts, next to this file) only when `serverless offline start` runs,
-// so `sls package` and `sls invoke local` never load it.
+// txlog's binding of the local Kafka trigger (packages/serverless-offline-kafka-trigger): Serverless v3 loads
+// plugins with require(); this CommonJS shim registers tsx and imports binding.ts, which starts the package's
+// pollers with txlog's hooks, only when `serverless offline start` runs (never on `sls package` or `invoke local`).
 const { resolve } = require("node:path");
 const { pathToFileURL } = require("node:url");
 
-class OfflineKafkaPlugin {
+class TxlogOfflineKafkaPlugin {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;
     this.log = utils?.log;
@@ -13,8 +13,7 @@ class OfflineKafkaPlugin {
     this.servicePath = serverless.config.servicePath;
     this.running = undefined;
     this.hooks = {
-      // serverless-offline fires these for other plugins; this plugin is listed before it, so on `end`
-      // the pollers commit and disconnect before serverless-offline exits the process.
+      // Listed before serverless-offline, so on `end` the pollers commit and disconnect before it exits the process.
       "offline:start:init": () => this.start(),
       "offline:start:end": () => this.end(),
     };
@@ -23,9 +22,11 @@ class OfflineKafkaPlugin {
   async start() {
     // Importing tsx/esm registers its loader hooks, as `node --import tsx/esm` does. (tsx/esm/api's
     // register() is broken when required from CommonJS in tsx 4.23: it resolves its loader at a wrong path.)
+    // tsx maps the package's name to its sources by tsconfig.json's paths, wherever the process was started.
+    process.env.TSX_TSCONFIG_PATH ??= resolve(__dirname, "../../tsconfig.json");
     await import("tsx/esm");
-    const { startOfflineKafka } = await import(pathToFileURL(resolve(__dirname, "index.ts")).href);
-    this.running = await startOfflineKafka(this.serverless.service, this.servicePath);
+    const { startTxlogOffline } = await import(pathToFileURL(resolve(__dirname, "binding.ts")).href);
+    this.running = await startTxlogOffline(this.serverless.service, this.servicePath);
     const count = this.running?.pollers.length ?? 0;
     this.log?.notice?.(`offline-kafka: ${count} Kafka consumer group(s) polling`);
   }
@@ -35,4 +36,4 @@ class OfflineKafkaPlugin {
   }
 }
 
-module.exports = OfflineKafkaPlugin;
+module.exports = TxlogOfflineKafkaPlugin;

@@ -16,10 +16,11 @@
  */
 
 import { resolve } from "node:path";
+import { definitionFromOptions, KafkaEventDefinitionError } from "serverless-offline-kafka-trigger";
 import { config, requiredApiKey } from "../../lib/config.js";
 import type { BatchSummary } from "../../lib/consumer/persist.js";
 import { logger } from "../../lib/logger.js";
-import { definitionFromOptions, KafkaEventDefinitionError, startPollers } from "../../plugins/offline-kafka/index.js";
+import { startTxlogPollers } from "../../plugins/offline-kafka/binding.js";
 import { cliCommand, numberBetween, parseOrExit, usageError } from "../cli/args.js";
 import { describeError } from "../cli/run.js";
 import { DEFAULT_METRICS_PORT, type MetricsServer, serveMetrics } from "./metrics-server.js";
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
   const totals = { inserted: 0, duplicates: 0, deadLettered: 0 };
   const sessionTimeoutSeconds = values.sessionTimeout;
   const timeoutSeconds = values.timeout;
-  const running = await startPollers({
+  const running = await startTxlogPollers({
     servicePath: resolve(import.meta.dirname, "../.."),
     definitions: [definition],
     timeouts: { [definition.functionKey]: timeoutSeconds },

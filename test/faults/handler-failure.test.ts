@@ -2,24 +2,19 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MSKEvent } from "aws-lambda";
 import type { Admin, KafkaMessage, Producer } from "kafkajs";
+import { type BatchInvoker, KafkaPoller, loadHandler, type PollerDefinition } from "serverless-offline-kafka-trigger";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchSummary } from "../../lib/consumer/persist.js";
 import { closeDb, getPool } from "../../lib/db/client.js";
 import { disconnectProducer } from "../../lib/kafka/producer.js";
-import {
-  type BatchInvoker,
-  KafkaPoller,
-  loadHandler,
-  type PollerDefinition,
-  txlogOutagePolicy,
-} from "../../plugins/offline-kafka/index.js";
+import { txlogClient, txlogOutagePolicy } from "../../plugins/offline-kafka/binding.js";
 import { committedByPartition, endOffsetTotal, eventually, storedCounts } from "../support/fault-infra.js";
 import { recordFaultRow, tally } from "../support/fault-results.js";
 import { readAllMessages, testKafka, uniqueName } from "../support/kafka.js";
 
 /**
- * Lambda's error handling, emulated by the local trigger (plugins/offline-kafka/failure-handling.ts), with
+ * Lambda's error handling, emulated by the local trigger (packages/serverless-offline-kafka-trigger/src/failure-handling.ts), with
  * the real consume handler behind a wrapper that fails the way a record nobody foresaw makes it fail.
  */
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -105,6 +100,7 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
     const ids = await produce(topic, [7, 7, 6], { "1@3": "poison" });
     const invoked: number[] = [];
     const poller = new KafkaPoller({
+      ...txlogClient(),
       definition: definition(topic, { maximumRetryAttempts: 2, bisectBatchOnFunctionError: true, onFailureTopic: destination }),
       retry: { initialDelayMs: 50, maxDelayMs: 200 },
       ...txlogOutagePolicy,
@@ -175,6 +171,7 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
     let inFlight = 0;
     let duplicates = 0;
     const poller = new KafkaPoller({
+      ...txlogClient(),
       definition: definition(topic, { maximumRetryAttempts: 1, bisectBatchOnFunctionError: true, onFailureTopic: destination }),
       functionTimeoutMs: 500,
       retry: { initialDelayMs: 50, maxDelayMs: 200 },
@@ -235,6 +232,7 @@ describe("fault: a handler that fails on one record (Lambda's retries, bisecting
     let databaseUp = false;
     const batchSizes: number[] = [];
     const poller = new KafkaPoller({
+      ...txlogClient(),
       // Retries 0 with bisecting: one counted failure would split the batch and the next dead-letter a record.
       definition: definition(topic, { maximumRetryAttempts: 0, bisectBatchOnFunctionError: true, onFailureTopic: destination }),
       retry: { initialDelayMs: 50, maxDelayMs: 200 },

@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from "kafkajs";
+import { KafkaPoller } from "serverless-offline-kafka-trigger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KafkaPoller } from "../../plugins/offline-kafka/index.js";
 import { eventually, type FaultBroker, groupStable, startFaultBroker } from "../support/fault-infra.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 

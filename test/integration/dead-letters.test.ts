@@ -11,7 +11,7 @@ import { persistMskEvent } from "../../lib/consumer/persist.js";
 import { closeDb, getDb, getPool } from "../../lib/db/client.js";
 import { disconnectProducer, produce } from "../../lib/kafka/producer.js";
 import { paysimExamples, TransactionInput } from "../../lib/transaction.js";
-import { failedRecordMessage } from "../../plugins/offline-kafka/index.js";
+import { txlogFailedRecord } from "../../plugins/offline-kafka/binding.js";
 import { importDeadLetterTopic } from "../../scripts/dead-letters/import.js";
 import { RedriveError, redrive } from "../../scripts/dead-letters/redrive.js";
 import { decodeValue, showEntry } from "../../scripts/dead-letters/render.js";
@@ -203,7 +203,9 @@ describe("dead letters: list, show, fix and redrive", () => {
     await producer.send({
       topic: deadLetterTopic,
       acks: -1,
-      messages: [failedRecordMessage(topic, PARTITION, source, { functionKey: "consume", error: new Error("database said no") })],
+      messages: [
+        txlogFailedRecord(topic, PARTITION, source, { functionKey: "consume", error: new Error("database said no") }, []),
+      ],
     });
     const groupId = uniqueName("test.dead-letter-import");
     const first = await importDeadLetterTopic({ kafka, db: getDb(), topic: deadLetterTopic, groupId, sourceTopics: [topic] });

@@ -1,7 +1,8 @@
 import type { Admin, Kafka, KafkaMessage, Producer, ProducerBatch, ProducerRecord } from "kafkajs";
+import { OnFailureDestination } from "serverless-offline-kafka-trigger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deadLetterMessage } from "../../lib/consumer/dead-letters.js";
-import { OnFailureDestination } from "../../plugins/offline-kafka/index.js";
+import { txlogFailedRecord } from "../../plugins/offline-kafka/binding.js";
 import { readTopic, testKafka, uniqueName } from "../support/kafka.js";
 
 /**
@@ -62,7 +63,7 @@ const record = (offset: number, key: string, value: Buffer): KafkaMessage => ({
 
 describe("the trigger's on-failure destination", () => {
   it("sends one partition a request, each record as the shared builder makes it (a large one as a reference)", async () => {
-    const destination = new OnFailureDestination(recordingKafka(kafka), topic);
+    const destination = new OnFailureDestination(recordingKafka(kafka), topic, { format: txlogFailedRecord });
     const small = Array.from({ length: 30 }, (_, index) => record(index, `C${index}`, Buffer.from(`{"n":${index}}`)));
     const large = record(30, "C-large", Buffer.alloc(600 * 1024, 120));
     const parts = [

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { inflateRawSync } from "node:zlib";
+import { collectKafkaEventDefinitions } from "serverless-offline-kafka-trigger";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { collectKafkaEventDefinitions } from "../../plugins/offline-kafka/index.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");

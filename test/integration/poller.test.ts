@@ -3,11 +3,12 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { MSKEvent } from "aws-lambda";
 import type { Admin, Producer } from "kafkajs";
+import { type BatchInvoker, KafkaPoller, loadHandler, type PollerDefinition } from "serverless-offline-kafka-trigger";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, getPool } from "../../lib/db/client.js";
 import { disconnectProducer } from "../../lib/kafka/producer.js";
-import { type BatchInvoker, KafkaPoller, loadHandler, type PollerDefinition } from "../../plugins/offline-kafka/index.js";
+import { txlogClient } from "../../plugins/offline-kafka/binding.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -118,6 +119,7 @@ describe("KafkaPoller (the local MSK trigger)", () => {
     const ids = await produceTo(topic, [0, 1, 2], 2);
     const events: MSKEvent[] = [];
     const poller = new KafkaPoller({
+      ...txlogClient(),
       definition: definition(topic),
       invoke: async (event) => {
         events.push(structuredClone(event));
@@ -163,6 +165,7 @@ describe("KafkaPoller (the local MSK trigger)", () => {
     const sizes: number[] = [];
     const offsets: number[] = [];
     const poller = new KafkaPoller({
+      ...txlogClient(),
       definition: definition(topic, { batchSize: 10, maximumBatchingWindowMs: 100 }),
       invoke: async (event) => {
         const records = Object.values(event.records).flat();
@@ -191,6 +194,7 @@ describe("KafkaPoller (the local MSK trigger)", () => {
     let failuresLeft = 3;
     const attempts: string[] = [];
     const poller = new KafkaPoller({
+      ...txlogClient(),
       definition: definition(topic, { consumerGroupId: group }),
       retry: { initialDelayMs: 300, maxDelayMs: 1_000 },
       invoke: async (event) => {
@@ -241,6 +245,7 @@ describe("KafkaPoller (the local MSK trigger)", () => {
       started = done;
     });
     const poller = new KafkaPoller({
+      ...txlogClient(),
       definition: definition(topic, { consumerGroupId: group, maximumBatchingWindowMs: 0 }),
       invoke: async (event) => {
         started();

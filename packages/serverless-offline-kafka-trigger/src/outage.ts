@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { TriggerLogger } from "./logger.js";
 
 /**
  * The poller's record of a dependency outage, logged once per change of state rather than once per attempt:
@@ -11,7 +11,7 @@ export class OutageLog {
   private cause = "";
   private attempts = 0;
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: TriggerLogger) {}
 
   private get recordsWaiting(): number {
     let records = 0;

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
+const ROOT = resolve(import.meta.dirname, "../..");
 const SCRIPT = "test/fixtures/kafkajs-runner-stop.ts";
 
 /** Runs the fixture; what it printed and how it ended (killed: still running after `limitMs`, its event loop spinning). */

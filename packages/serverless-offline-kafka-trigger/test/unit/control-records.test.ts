@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { throughTrailingControlRecords } from "../../../plugins/offline-kafka/control-records.js";
+import { throughTrailingControlRecords } from "../../src/control-records.js";
 
 describe("throughTrailingControlRecords", () => {
   const chunks = [

@@ -3,15 +3,17 @@ import type { MSKEvent } from "aws-lambda";
 import type { KafkaMessage, Message } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import {
+  createJsonLogger,
+  type FailureRecordDocument,
   type KafkaEventDefinition,
   KafkaPoller,
+  type PollerOptions,
   parseKafkaEventDefinition,
   startOfflineKafka,
   startPollers,
-} from "../../plugins/offline-kafka/index.js";
-import { committedByPartition, eventually } from "../support/fault-infra.js";
-import { readAllMessages, uniqueName } from "../support/kafka.js";
-import { useKafkaFixture } from "../support/kafka-fixture.js";
+  type TriggerMetric,
+} from "../../src/index.js";
+import { BROKERS, committedByPartition, eventually, readAllMessages, uniqueName, useKafkaFixture } from "../support.js";
 
 /**
  * The event source mapping's options as serverless.yml gives them (AWS's names), parsed by the trigger's own
@@ -32,9 +34,16 @@ const text = (record: MSKEvent["records"][string][number]) => Buffer.from(record
 const recordsOf = (event: MSKEvent) => Object.values(event.records).flat();
 
 /** Starts a poller whose function records each event; `answer` decides what it returns or throws. */
-async function run(definition: KafkaEventDefinition, answer: (event: MSKEvent, call: number) => unknown = () => ({})) {
+async function run(
+  definition: KafkaEventDefinition,
+  answer: (event: MSKEvent, call: number) => unknown = () => ({}),
+  hooks: Partial<PollerOptions> = {},
+) {
   const events: MSKEvent[] = [];
   const poller = new KafkaPoller({
+    ...hooks,
+    kafka,
+    bootstrapServers: BROKERS,
     definition,
     retry: { initialDelayMs: 20, maxDelayMs: 50 },
     invoke: async (event) => {
@@ -63,8 +72,8 @@ async function send(topic: string, values: (string | Message)[], partition = 0):
   });
 }
 
-const headers = (message: KafkaMessage) =>
-  Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]));
+/** An on-failure destination message: AWS's invocation record, the failed record under `payload`. */
+const envelope = (message: KafkaMessage) => JSON.parse(String(message.value)) as FailureRecordDocument;
 
 describe("event source mapping options, honoured by the local trigger", () => {
   it("filterPatterns: delivers only matching records; the others are committed, never delivered", async () => {
@@ -233,9 +242,14 @@ describe("event source mapping options, honoured by the local trigger", () => {
       await poller.stop();
     }
     expect(delivered.sort()).toEqual(["ok-1", "ok-2", "ok-3"]);
-    const failed = await readAllMessages(kafka, destination);
-    expect(failed.map((message) => message.value?.toString())).toEqual(["bad"]);
-    expect(headers(failed[0] as KafkaMessage)).toMatchObject({ "dead-letter-reason": "function-error", "source-offset": "1" });
+    const failed = (await readAllMessages(kafka, destination)).map(envelope);
+    expect(failed.map(({ payload }) => payload.value && Buffer.from(payload.value, "base64").toString())).toEqual(["bad"]);
+    expect(failed[0]).toMatchObject({
+      requestContext: { condition: "RetryAttemptsExhausted", functionArn: expect.stringMatching(/:function:consume$/) },
+      responseContext: { functionError: "Unhandled" },
+      KafkaBatchInfo: { batchSize: 1, recordsInfo: { [`${topic}-0`]: { firstRecordOffset: "1", lastRecordOffset: "1" } } },
+      payload: { topic, partition: 0, offset: 1 },
+    });
   });
 
   it("maximumRecordAgeInSeconds: an older record goes to the on-failure destination instead of the function", async () => {
@@ -257,11 +271,11 @@ describe("event source mapping options, honoured by the local trigger", () => {
       await poller.stop();
     }
     expect(values()).toEqual(["fresh"]);
-    const failed = await readAllMessages(kafka, destination);
-    expect(failed.map((message) => message.value?.toString())).toEqual(["too-old"]);
-    expect(headers(failed[0] as KafkaMessage)).toMatchObject({
-      "dead-letter-reason": "record-age-exceeded",
-      "source-offset": "0",
+    const failed = (await readAllMessages(kafka, destination)).map(envelope);
+    expect(failed.map(({ payload }) => payload.value && Buffer.from(payload.value, "base64").toString())).toEqual(["too-old"]);
+    expect(failed[0]).toMatchObject({
+      requestContext: { condition: "RecordAgeExceeded", approximateInvokeCount: 0 },
+      payload: { topic, partition: 0, offset: 0 },
     });
     expect(poller.stats.expired).toBe(1);
   });
@@ -339,7 +353,7 @@ describe("event source mapping options, honoured by the local trigger", () => {
     const topic = await newTopic();
     await send(topic, ["unread"]);
     const definition = fromServerlessYml({ topic, enabled: false });
-    const running = await startPollers({ servicePath: ROOT, definitions: [definition] });
+    const running = await startPollers({ servicePath: ROOT, definitions: [definition], kafka, bootstrapServers: BROKERS });
     try {
       expect(running.pollers).toHaveLength(0);
       await sleep(500);
@@ -383,6 +397,69 @@ describe("event source mapping options, honoured by the local trigger", () => {
     expect(msk.events[0]).toMatchObject({ eventSource: "aws:kafka", eventSourceArn: "arn:aws:kafka:eu-west-1:0:cluster/c/1" });
   });
 
+  it("a tombstone (a record without a value) is delivered with value: null, as AWS delivers it", async () => {
+    const topic = await newTopic();
+    await send(topic, [{ key: "deleted", value: null }, "kept"]);
+    const definition = fromServerlessYml({ topic });
+    const { poller, events } = await run(definition);
+    try {
+      await committedTo(definition, { 0: 2 });
+    } finally {
+      await poller.stop();
+    }
+    const records = events.flatMap(recordsOf) as unknown as { key?: string; value: string | null }[];
+    expect(records.map(({ key, value }) => [key, value])).toEqual([
+      [Buffer.from("deleted").toString("base64"), null],
+      [undefined, Buffer.from("kept").toString("base64")],
+    ]);
+  });
+
+  it("metrics under AWS's names reach the onMetric hook; metricsConfig without EventCount leaves OffsetLag only", async () => {
+    const topic = await newTopic();
+    await send(topic, [JSON.stringify({ keep: true }), JSON.stringify({ keep: false }), JSON.stringify({ keep: true })]);
+    const seen: TriggerMetric[] = [];
+    const all = fromServerlessYml({ topic, filterPatterns: [{ value: { keep: [true] } }] });
+    const first = await run(all, () => ({}), { onMetric: (metric) => seen.push(metric) });
+    try {
+      await committedTo(all, { 0: 3 });
+    } finally {
+      await first.poller.stop();
+    }
+    const total = (name: string) => seen.filter((m) => m.name === name).reduce((sum, m) => sum + m.value, 0);
+    expect(total("PolledEventCount")).toBe(3);
+    expect(total("FilteredOutEventCount")).toBe(1);
+    expect(total("InvokedEventCount")).toBe(2);
+    expect(seen.filter((m) => m.name === "OffsetLag").at(-1)).toMatchObject({
+      value: 0,
+      dimensions: { functionName: "consume", topic, consumerGroupId: all.consumerGroupId, partition: 0 },
+    });
+
+    const narrowed: TriggerMetric[] = [];
+    const errorsOnly = fromServerlessYml({ topic, metricsConfig: { metrics: ["ErrorCount"] } });
+    const second = await run(errorsOnly, () => ({}), { onMetric: (metric) => narrowed.push(metric) });
+    try {
+      await committedTo(errorsOnly, { 0: 3 });
+    } finally {
+      await second.poller.stop();
+    }
+    expect(new Set(narrowed.map((m) => m.name))).toEqual(new Set(["OffsetLag"]));
+  });
+
+  it("loggingConfig systemLogLevel WARN: the poller's INFO logs are not written", async () => {
+    const topic = await newTopic();
+    const lines: string[] = [];
+    const logger = createJsonLogger("DEBUG", {}, (line) => lines.push(line));
+    const quiet = await run(fromServerlessYml({ topic, loggingConfig: { systemLogLevel: "WARN" } }), () => ({}), { logger });
+    await quiet.poller.stop();
+    const loud = await run(fromServerlessYml({ topic, loggingConfig: { systemLogLevel: "INFO" } }), () => ({}), { logger });
+    await loud.poller.stop();
+    const messages = lines.map((line) => JSON.parse(line) as { level: string; message: string; groupId: string });
+    expect(messages.filter((entry) => entry.message === "polling")).toHaveLength(1);
+    expect(messages.some((entry) => entry.level === "INFO" && entry.groupId === quiet.poller.definition.consumerGroupId)).toBe(
+      false,
+    );
+  });
+
   it("an option the trigger does not know fails the start, naming it, before anything polls", async () => {
     const service = {
       service: "txlog",
@@ -393,7 +470,7 @@ describe("event source mapping options, honoured by the local trigger", () => {
         },
       },
     };
-    await expect(startOfflineKafka(service, ROOT)).rejects.toThrow(
+    await expect(startOfflineKafka(service, ROOT, { kafka })).rejects.toThrow(
       /function "consume", msk event: unknown or unsupported option "tumblingWindowInSeconds"/,
     );
   });

@@ -7,7 +7,7 @@ interface RunnerInternals {
   fetch(nodeId: number): Promise<unknown[]>;
 }
 
-const FIXED = Symbol.for("txlog.kafkajs-runner-fix");
+const FIXED = Symbol.for("serverless-offline-kafka-trigger.kafkajs-runner-fix");
 
 /**
  * KafkaJS 2.2.4: a consumer stopped while its fetchers are being rebuilt (the brokers in its metadata
@@ -17,7 +17,8 @@ const FIXED = Symbol.for("txlog.kafkajs-runner-fix");
  * the event loop, so no timer, socket or signal is served again (a worker replacing its consumer after a
  * coordinator move ignored SIGTERM until it was killed). Fixed here: such a fetch also stops the fetchers
  * it came from, and the fetch manager ends as it does after a plain stop().
- * Applied once per process, to the KafkaJS copy `kafkajs` resolves to (the one every consumer uses).
+ * Applied once per process, to the KafkaJS copy `kafkajs` resolves to from this package (the host's, a peer
+ * dependency): by applyKafkaJsFixes(), which every poller calls when it starts unless told not to.
  */
 export function fixKafkaJsRunnerStop(): void {
   const runner = createRequire(import.meta.url)("kafkajs/src/consumer/runner.js") as {
@@ -35,4 +36,12 @@ export function fixKafkaJsRunnerStop(): void {
     return fetch.call(this, nodeId);
   };
   prototype[FIXED] = true;
+}
+
+/**
+ * The KafkaJS 2.2.4 fixes the trigger relies on, applied to the KafkaJS the host installed. Explicit: a poller
+ * calls it in start() (PollerOptions.fixKafkaJs: false leaves KafkaJS as it is); importing this package patches nothing.
+ */
+export function applyKafkaJsFixes(): void {
+  fixKafkaJsRunnerStop();
 }

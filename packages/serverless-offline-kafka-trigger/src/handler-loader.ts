@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
 import type { BatchInvoker } from "./poller-options.js";
 
-const SOURCE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs", ".cjs"];
+const SOURCE_EXTENSIONS = [".js", ".mjs", ".cjs", ".ts", ".mts"];
 
 export class HandlerNotFoundError extends Error {
   override name = "HandlerNotFoundError";
@@ -39,10 +39,10 @@ function localContext(functionName: string, timeoutMs: number): Context {
 }
 
 /**
- * Imports the TypeScript source of a serverless.yml handler in this process (tsx must be registered:
- * scripts run under tsx, the plugin registers it) and returns an invoker for the poller. The same
- * module `sls invoke local` and Lambda run; it is imported once, so its pg pool and producer are
- * reused across batches as in a warm container.
+ * Imports a serverless.yml handler's module in this process and returns an invoker for the poller: the
+ * same module `sls invoke local` and Lambda run, imported once, so its clients are reused across batches
+ * as in a warm container. JavaScript (.js, .mjs, .cjs) as it is; TypeScript (.ts, .mts) needs a loader
+ * registered in the process (tsx, or Node's type stripping on Node 22.18+/24).
  */
 export async function loadHandler(servicePath: string, handler: string, timeoutMs = 60_000): Promise<BatchInvoker> {
   const { modulePath, exportName } = splitHandler(handler);

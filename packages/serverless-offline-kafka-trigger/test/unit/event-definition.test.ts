@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   collectKafkaEventDefinitions,
-  definitionFromOptions,
   KafkaEventDefinitionError,
   parseKafkaEventDefinition,
-} from "../../../plugins/offline-kafka/event-definition.js";
-import { splitHandler } from "../../../plugins/offline-kafka/handler-loader.js";
+} from "../../src/event-definition.js";
+import { splitHandler } from "../../src/handler-loader.js";
+import { pluginSettings } from "../../src/serverless.js";
+import { definitionFromOptions } from "../../src/worker-options.js";
 
 const ARN = "arn:aws:kafka:eu-west-1:000000000000:cluster/txlog/abc-1";
 
@@ -44,6 +45,8 @@ describe("parseKafkaEventDefinition", () => {
       maximumRecordAgeInSeconds: -1,
       reportBatchItemFailures: false,
       filterPatterns: [],
+      metrics: [],
+      systemLogLevel: undefined,
       filters: [],
     });
   });
@@ -62,7 +65,11 @@ describe("parseKafkaEventDefinition", () => {
           maximumRecordAgeInSeconds: 3600,
           functionResponseTypes: ["ReportBatchItemFailures"],
           saslScram512: "arn:aws:secretsmanager:eu-west-1:0:secret:x",
-          provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 2 },
+          provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 2, pollerGroupName: "payments-group" },
+          metricsConfig: { metrics: ["EventCount", "KafkaMetrics"] },
+          loggingConfig: { systemLogLevel: "WARN" },
+          kmsKeyArn: "arn:aws:kms:eu-west-1:0:key/k",
+          tags: { team: "payments" },
         },
       },
       "g",
@@ -72,6 +79,8 @@ describe("parseKafkaEventDefinition", () => {
       startingPositionTimestamp: 1_700_000_000,
       maximumRecordAgeInSeconds: 3600,
       reportBatchItemFailures: true,
+      metrics: ["EventCount", "KafkaMetrics"],
+      systemLogLevel: "WARN",
     });
     expect(definition?.filters).toHaveLength(2);
   });
@@ -184,7 +193,17 @@ describe("parseKafkaEventDefinition", () => {
     [{ msk: { topic: "t", filterPatterns: [{ value: { a: [{ wildcard: "x*" }] } }] } }, /unknown filter operator "wildcard"/],
     [{ msk: { topic: "t", filterPatterns: [{ value: { a: [{ numeric: ["~", 1] }] } }] } }, /unknown numeric operator/],
     [{ msk: { topic: "t", provisionedPollerConfig: { minimumPollers: 3, maximumPollers: 2 } } }, /minimumPollers \(3\) exceeds/],
-    [{ msk: { topic: "t", provisionedPollerConfig: { pollerGroupName: "x" } } }, /unknown option pollerGroupName/],
+    [{ msk: { topic: "t", provisionedPollerConfig: { pollerGroupName: "bad name!" } } }, /pollerGroupName must be 1 to 128/],
+    [{ msk: { topic: "t", provisionedPollerConfig: { pollers: 2 } } }, /unknown option pollers/],
+    [
+      { msk: { topic: "t", metricsConfig: { metrics: ["Latency"] } } },
+      /metricsConfig must be \{ metrics: \[EventCount \| ErrorCount \| KafkaMetrics\] \}/,
+    ],
+    [
+      { msk: { topic: "t", loggingConfig: { systemLogLevel: "TRACE" } } },
+      /loggingConfig must be \{ systemLogLevel: DEBUG \| INFO \| WARN \}/,
+    ],
+    [{ msk: { topic: "t", schemaRegistryConfig: { schemaRegistryURI: "x" } } }, /schemaRegistryConfig is not emulated/],
     [{ msk: { topic: "t", enabled: "yes" } }, /enabled must be a boolean/],
     [{ msk: "transactions" }, /expected an object/],
     [{ msk: { topic: "t", maximumRetryAttempts: -2 } }, /maximumRetryAttempts must be a number from -1 to 10000/],
@@ -223,11 +242,19 @@ describe("collectKafkaEventDefinitions", () => {
     ]);
   });
 
-  it("refuses custom.offlineKafka, saying the options moved onto the events", () => {
-    const functions = { consume: { handler: "handlers/consume.handler", events: [{ msk: { arn: ARN, topic: "a" } }] } };
-    expect(() =>
-      collectKafkaEventDefinitions("txlog", functions, { offlineKafka: { consume: { maximumRetryAttempts: 3 } } }),
-    ).toThrow(/custom.offlineKafka: the event source mapping options now belong on each function's msk\/kafka event/);
+  it("custom.offlineKafka holds the plugin's own settings; an event source mapping option there says where it goes", () => {
+    expect(pluginSettings({ offlineKafka: { brokers: "a:9092, b:9092", enabled: "false" } })).toEqual({
+      brokers: ["a:9092", "b:9092"],
+      enabled: false,
+    });
+    expect(pluginSettings(undefined)).toEqual({});
+    expect(() => pluginSettings({ offlineKafka: { maximumRetryAttempts: 3 } })).toThrow(
+      /custom.offlineKafka: "maximumRetryAttempts" is an event source mapping option: put it on the function's msk\/kafka event/,
+    );
+    expect(() => pluginSettings({ offlineKafka: { consume: {} } })).toThrow(
+      /unknown option "consume" \(known: brokers, enabled\)/,
+    );
+    expect(() => pluginSettings({ offlineKafka: { brokers: [] } })).toThrow(/brokers must be/);
   });
 
   it("names the option serverless.yml gives that the trigger does not know, before anything polls", () => {
@@ -271,6 +298,8 @@ describe("definitionFromOptions (the standalone worker's flags)", () => {
       maximumRecordAgeInSeconds: -1,
       reportBatchItemFailures: false,
       filterPatterns: [],
+      metrics: [],
+      systemLogLevel: undefined,
       filters: [],
     });
   });

@@ -1,10 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MSKEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { KafkaPoller, type PollerDefinition } from "../../plugins/offline-kafka/index.js";
-import { committedByPartition, eventually } from "../support/fault-infra.js";
-import { uniqueName } from "../support/kafka.js";
-import { useKafkaFixture } from "../support/kafka-fixture.js";
+import { KafkaPoller, type PollerDefinition } from "../../src/index.js";
+import { BROKERS, committedByPartition, eventually, uniqueName, useKafkaFixture } from "../support.js";
 
 /**
  * Lambda's scaling for Kafka, emulated by the local trigger: one invocation per partition at a time, the
@@ -12,7 +10,7 @@ import { useKafkaFixture } from "../support/kafka-fixture.js";
  * kept within a partition, also while a second poller joins and the partitions move. The function here only
  * records what it was given (no database): the subject is the trigger.
  */
-const { admin, producer, newTopic } = useKafkaFixture("test.trigger-concurrency");
+const { kafka, admin, producer, newTopic } = useKafkaFixture("test.trigger-concurrency");
 
 async function produce(topic: string, partitions: number, perPartition: number): Promise<void> {
   await producer.send({
@@ -102,6 +100,8 @@ describe("local Kafka trigger: concurrency like Lambda's", () => {
     const log: Invocation[] = [];
     let committedWhileFirstRan: Record<number, number> | undefined;
     const poller = new KafkaPoller({
+      kafka,
+      bootstrapServers: BROKERS,
       definition: def,
       maxConcurrentInvocations: 5,
       // Partition 0's first invocation waits until partition 1's first one is committed: only possible when

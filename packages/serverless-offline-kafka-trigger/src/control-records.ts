@@ -1,5 +1,5 @@
 import type { Consumer } from "kafkajs";
-import type { Logger } from "pino";
+import type { TriggerLogger } from "./logger.js";
 
 /**
  * Commits a partition past what a fetch returned when nothing in it is for the handler: the commit markers
@@ -16,7 +16,7 @@ import type { Logger } from "pino";
  */
 export function commitPastControlRecords(
   consumer: Consumer,
-  log: Pick<Logger, "debug">,
+  log: Pick<TriggerLogger, "debug">,
   /** False while records before the marker still wait uncommitted (held in a batching window): no commit then. */
   settled: (topic: string, partition: number) => boolean = () => true,
 ): void {

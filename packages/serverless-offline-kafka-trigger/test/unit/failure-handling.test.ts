@@ -1,15 +1,16 @@
 import type { KafkaMessage } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { TimeoutError } from "../../../lib/errors.js";
-import type { BatchPart } from "../../../plugins/offline-kafka/batcher.js";
+import type { BatchPart } from "../../src/batcher.js";
 import {
   bisect,
   effectiveRetryAttempts,
   type FailureSettings,
   type FailureVerdict,
+  RecordAgeExceededError,
   settleBatch,
-} from "../../../plugins/offline-kafka/failure-handling.js";
-import { failedRecordMessage } from "../../../plugins/offline-kafka/on-failure-destination.js";
+} from "../../src/failure-handling.js";
+import { awsFailureRecord, type FailureRecordDocument } from "../../src/on-failure-record.js";
+import { FunctionTimeoutError } from "../../src/timeout.js";
 
 function message(offset: number, value: string): KafkaMessage {
   return {
@@ -118,36 +119,81 @@ describe("settleBatch (Lambda's retries, bisecting and on-failure destination)",
   });
 });
 
-describe("failedRecordMessage (what the on-failure destination receives)", () => {
-  it("keeps the key, value and headers and adds the error, the function and the source", () => {
+describe("awsFailureRecord (what the kafka:// on-failure destination receives)", () => {
+  const documentOf = (sent: { value: unknown }) => JSON.parse(String(sent.value)) as FailureRecordDocument;
+
+  it("is AWS's invocation record with the failed record as payload, keyed and headed as the record", () => {
     const record = message(42, "poison");
-    const sent = failedRecordMessage("t", 2, record, {
-      functionKey: "consume",
-      error: new Error("boom", { cause: new Error("why") }),
-    });
+    const parts = [{ topic: "t", partition: 2, messages: [message(41, "ok"), record] }];
+    const sent = awsFailureRecord(
+      "t",
+      2,
+      record,
+      {
+        functionKey: "consume",
+        error: new Error("boom"),
+        attempts: 3,
+        eventSourceArn: "arn:aws:kafka:eu-west-1:0:cluster/c/1",
+        bootstrapServers: ["b1:9092", "b2:9092"],
+      },
+      parts,
+    );
     expect(sent.key).toEqual(Buffer.from("k"));
-    expect(sent.value).toEqual(Buffer.from("poison"));
-    expect(sent.headers).toEqual({
-      origin: "test",
-      "dead-letter-reason": "function-error",
-      "dead-letter-detail": "boom <- why",
-      "dead-letter-function": "consume",
-      "source-topic": "t",
-      "source-partition": "2",
-      "source-offset": "42",
-      "source-timestamp": "1700000000000",
+    expect(sent.headers).toEqual({ origin: "test" });
+    const document = documentOf(sent);
+    expect(Object.keys(document).sort()).toEqual([
+      "KafkaBatchInfo",
+      "payload",
+      "requestContext",
+      "responseContext",
+      "timestamp",
+      "version",
+    ]);
+    expect(document.requestContext).toMatchObject({
+      functionArn: "arn:aws:lambda:local:000000000000:function:consume",
+      condition: "RetryAttemptsExhausted",
+      approximateInvokeCount: 3,
+    });
+    expect(document.responseContext).toEqual({ statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" });
+    expect(document.version).toBe("1.0");
+    expect(document.KafkaBatchInfo).toEqual({
+      batchSize: 2,
+      eventSourceArn: "arn:aws:kafka:eu-west-1:0:cluster/c/1",
+      bootstrapServers: "b1:9092,b2:9092",
+      payloadSize: 10,
+      recordsInfo: {
+        "t-2": {
+          firstRecordOffset: "41",
+          lastRecordOffset: "42",
+          firstRecordTimestamp: "2023-11-14T22:13:20.000Z",
+          lastRecordTimestamp: "2023-11-14T22:13:20.000Z",
+        },
+      },
+    });
+    expect(document.payload).toEqual({
+      topic: "t",
+      partition: 2,
+      offset: 42,
+      timestamp: 1_700_000_000_000,
+      timestampType: "CREATE_TIME",
+      key: Buffer.from("k").toString("base64"),
+      value: Buffer.from("poison").toString("base64"),
+      headers: [{ origin: [...Buffer.from("test")] }],
     });
   });
 
-  it("names a timeout, and replaces a value too large to send again by a reference", () => {
-    const big = message(1, "x".repeat(600 * 1024));
-    const sent = failedRecordMessage("t", 0, big, { functionKey: "consume", error: new TimeoutError('function "consume"', 50) });
-    expect(sent.value).toBeNull();
-    expect(sent.headers).toMatchObject({
-      "dead-letter-reason": "function-timeout",
-      "dead-letter-detail": 'function "consume" took longer than 50 ms',
-      "dead-letter-value": expect.stringMatching(/^omitted/),
-    });
+  it("says RecordAgeExceeded for records too old to invoke, and keeps a tombstone's null value", () => {
+    const tombstone = { ...message(7, "x"), value: null } as unknown as KafkaMessage;
+    const parts = [{ topic: "t", partition: 0, messages: [tombstone] }];
+    const aged = documentOf(
+      awsFailureRecord("t", 0, tombstone, { functionKey: "f", error: new RecordAgeExceededError("old") }, parts),
+    );
+    expect(aged.requestContext).toMatchObject({ condition: "RecordAgeExceeded", approximateInvokeCount: 0 });
+    expect(aged.payload.value).toBeNull();
+    const timedOut = documentOf(
+      awsFailureRecord("t", 0, tombstone, { functionKey: "f", error: new FunctionTimeoutError("f", 5) }, parts),
+    );
+    expect(timedOut.requestContext.condition).toBe("RetryAttemptsExhausted");
   });
 });
 

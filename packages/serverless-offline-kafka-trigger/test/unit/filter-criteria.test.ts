@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileFilterPattern, FilterPatternError, matchesAny } from "../../../plugins/offline-kafka/filter-criteria.js";
+import { compileFilterPattern, FilterPatternError, matchesAny } from "../../src/filter-criteria.js";
 
 const payment = {
   type: "PAYMENT",
