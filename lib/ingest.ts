@@ -1,8 +1,8 @@
-import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { config } from "./config.js";
 import { InvalidInputError } from "./errors.js";
 import { apiKeyScope, claimIdempotencyKey, type IdempotentRoute, parseIdempotencyKey } from "./idempotency.js";
+import { transactionId } from "./ids.js";
 import { produce } from "./kafka/producer.js";
 import { logger } from "./logger.js";
 import { type Transaction, TransactionInput, type TransactionMessage } from "./transaction.js";
@@ -71,19 +71,15 @@ export interface MessageIdentity {
  */
 export function toMessage(
   transaction: Transaction,
-  receivedAt: Date = new Date(),
+  receivedAt: Date | string = new Date(),
   identity?: MessageIdentity,
 ): { accepted: Accepted; message: OutgoingMessage } {
-  // uuid's v7 keeps a per-process sequence, so ids of one bulk request are unique and ascend in request order.
+  // One request's items share one instant: its text is made once (accept), not per item.
+  const at = typeof receivedAt === "string" ? receivedAt : receivedAt.toISOString();
+  // Ids of one process are unique and ascend, so a bulk request's ids ascend in request order.
   const value: TransactionMessage = identity
-    ? {
-        id: identity.id,
-        receivedAt: receivedAt.toISOString(),
-        transaction,
-        idempotencyKey: identity.idempotencyKey,
-        fingerprint: identity.fingerprint,
-      }
-    : { id: uuidv7(), receivedAt: receivedAt.toISOString(), transaction };
+    ? { id: identity.id, receivedAt: at, transaction, idempotencyKey: identity.idempotencyKey, fingerprint: identity.fingerprint }
+    : { id: transactionId(), receivedAt: at, transaction };
   return {
     accepted: { id: value.id, receivedAt: value.receivedAt },
     message: { key: transaction.nameOrig, value: JSON.stringify(value) },
@@ -117,7 +113,7 @@ async function accept(route: IdempotentRoute, parse: () => Transaction[], option
   const key = parseIdempotencyKey(options.idempotencyKey);
   const items = parse();
   const topic = options.topic ?? config.TRANSACTIONS_TOPIC;
-  const receivedAt = new Date();
+  const receivedAt = new Date().toISOString();
   if (key === undefined) {
     const built = items.map((transaction) => toMessage(transaction, receivedAt));
     await produceAll(
