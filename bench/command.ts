@@ -47,7 +47,7 @@ function stageList(text: string): string {
 const command = parseOrExit(
   cliCommand(
     "npm run bench --",
-    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in its own database (txlog_bench) and bench.* topics, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain (1, 2, 3 workers over 3 partitions), 8 scale-out (1..3 workers over 6 partitions), 5 end to end, 6 npm start RSS.",
+    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in a database (txlog_bench_<run>) and bench.<run>.* topics of its own, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain (1, 2, 3 workers over 3 partitions), 8 scale-out (1..3 workers over 6 partitions), 5 end to end, 6 npm start RSS.",
   )
     .option("--smoke", "tiny sizes (CI): every stage end to end, in about 30 s", false)
     .option("--stages <list>", "stages to run, comma-separated", stageList, STAGES.join(","))
@@ -85,7 +85,8 @@ const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(3
 const brokerWasUp = await kafkaAnswers(loadConfig().KAFKA_BROKERS);
 await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
 applyRecordedInfra(); // infra:up may have started a private PostgreSQL (or a cluster) and recorded where
-const databaseUrl = withDatabase(loadConfig().DATABASE_URL, args.smoke ? "txlog_bench_smoke" : "txlog_bench");
+// A database of this run's own, like its topics: two runs side by side never drop each other's data.
+const databaseUrl = withDatabase(loadConfig().DATABASE_URL, `txlog_bench_${runId.replaceAll("-", "_")}`);
 
 const context: RunContext = {
   runId,
