@@ -45,12 +45,25 @@ export function apiServiceFile(): string {
   return serviceFile;
 }
 
-export async function startApi(context: RunContext, name: string, topic: string): Promise<OfflineServer> {
+/**
+ * `trigger: true`: the API as `npm start` runs it, its local Kafka trigger consuming the topic in the same
+ * process and storing into the run's database (a consumer group of the topic's own).
+ */
+export async function startApi(
+  context: RunContext,
+  name: string,
+  topic: string,
+  { trigger = false }: { trigger?: boolean } = {},
+): Promise<OfflineServer> {
   const flags = serviceFile === "serverless.yml" ? [] : ["--config", serviceFile];
+  const consumer = trigger
+    ? { OFFLINE_KAFKA_ENABLED: "true", CONSUMER_GROUP_ID: `${topic}.consume` }
+    : { OFFLINE_KAFKA_ENABLED: "false" };
+  if (trigger) context.groups.push(`${topic}.consume`);
   return startOffline({
     name,
     serviceDir: REPO_ROOT,
-    env: pipelineEnv(context, topic, { OFFLINE_KAFKA_ENABLED: "false" }),
+    env: pipelineEnv(context, topic, consumer),
     runDir: context.runDir,
     tmpDir: context.tmpDir,
     flags,

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { loadConfig } from "../../lib/config.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { infraSettings } from "../../scripts/infra/index.js";
@@ -58,15 +59,20 @@ export async function httpCeiling(context: RunContext): Promise<number> {
 }
 
 /** The real API on a topic of the run's own; a fresh server per stage, so profiles and RSS are the stage's. */
-async function withApi(context: RunContext, name: string, measured: (baseUrl: string) => Promise<void>): Promise<void> {
+async function withApi(
+  context: RunContext,
+  name: string,
+  measured: (baseUrl: string, topic: string) => Promise<void>,
+  options: { trigger?: boolean } = {},
+): Promise<void> {
   const topic = topicName(context, name);
   await ensureTopics([topic, `${topic}.dead-letter`]);
   context.topics.push(`${topic}.dead-letter`);
-  context.log.info({ stage: name, topic }, "starting the API");
-  const server = await startApi(context, name, topic);
+  context.log.info({ stage: name, topic, trigger: options.trigger ?? false }, "starting the API");
+  const server = await startApi(context, name, topic, options);
   const memory = new TreeMemorySampler(server.process.pid).start();
   try {
-    await measured(server.baseUrl);
+    await measured(server.baseUrl, topic);
   } finally {
     const peak = memory.stop();
     context.details[`${name}Memory`] = peak;
@@ -100,6 +106,52 @@ export async function apiSingle(context: RunContext, ceiling: number | undefined
       row("2 POST /transaction", "latency p99", result.latencyMs.p99, "ms"),
     );
   });
+
+  // As users run it: `npm start` serves the API with the trigger consuming and storing in the same process.
+  await withApi(
+    context,
+    "api-single-npm-start",
+    async (baseUrl, topic) => {
+      const result = await measure(context, "2 POST /transaction under npm start", {
+        url: `${baseUrl}/transaction`,
+        connections: sizes.httpConnections,
+        durationSec: sizes.httpDurationSec,
+        bodies: context.bodies,
+        successStatus: 202,
+        headers: { "x-api-key": BENCH_API_KEY },
+      });
+      const stored = await storedFromTopic(context, topic);
+      context.details.singleUnderNpmStart = { ...result, stored };
+      context.rows.push(
+        row(
+          "2 POST /transaction",
+          `202/s under npm start (trigger storing), ${sizes.httpConnections} conns`,
+          result.succeededPerSec,
+          "req/s",
+          {
+            ...(ceiling ? { reference: ceiling } : {}),
+            target: { on: "ratio", comparison: ">=", threshold: 0.85 },
+            note: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms; ${stored.toLocaleString("en-US")} rows stored by the trigger when the load stopped`,
+          },
+        ),
+      );
+    },
+    { trigger: true },
+  );
+}
+
+/** Rows the run's database holds from `topic` (what the trigger stored). */
+async function storedFromTopic(context: RunContext, topic: string): Promise<number> {
+  const client = new pg.Client({ connectionString: context.databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>("select count(*)::int as n from transactions where kafka_topic = $1", [
+      topic,
+    ]);
+    return rows[0]?.n ?? 0;
+  } finally {
+    await client.end();
+  }
 }
 
 /** Stage 3: POST /transactions, `bulkSize` transactions a request; counts transactions of 202 responses. */

@@ -7,9 +7,13 @@
  * Each path inserts the same rows into a fresh, identical copy of `transactions`, `batch` rows per
  * transaction with ON CONFLICT (id) DO NOTHING, as the consume handler does.
  */
+
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import { loadConfig } from "../../../lib/config.js";
 import type { NewTransactionRow } from "../../../lib/db/schema.js";
 import { insertTransactions } from "../../../lib/db/transactions.js";
@@ -111,33 +115,57 @@ await timed("unnest arrays, 17 parameters a statement (pg)", async (client, chun
   );
 });
 
-// Hand-built VALUES with 17 parameters a row: what Drizzle sends, without Drizzle's building.
-await timed("VALUES list, 17 parameters a row (pg, hand-built)", async (client, chunk) => {
-  const params: unknown[] = [];
-  const tuples = chunk.map((r) => {
-    const base = params.length;
-    params.push(
-      r.id,
-      r.step,
-      r.type,
-      r.amount,
-      r.nameOrig,
-      r.oldbalanceOrg,
-      r.newbalanceOrig,
-      r.nameDest,
-      r.oldbalanceDest,
-      r.newbalanceDest,
-      r.isFraud,
-      r.isFlaggedFraud,
-      r.status,
-      r.receivedAt,
-      r.kafkaTopic,
-      r.kafkaPartition,
-      r.kafkaOffset,
-    );
-    return `(${Array.from({ length: 17 }, (_, i) => `$${base + i + 1}`).join(",")})`;
+// Hand-built VALUES with 17 parameters a row: what Drizzle sends, without Drizzle's building (PostgreSQL binds
+// at most 65,535 parameters: skipped for larger batches).
+if (batch * 17 <= 65_535)
+  await timed("VALUES list, 17 parameters a row (pg, hand-built)", async (client, chunk) => {
+    const params: unknown[] = [];
+    const tuples = chunk.map((r) => {
+      const base = params.length;
+      params.push(
+        r.id,
+        r.step,
+        r.type,
+        r.amount,
+        r.nameOrig,
+        r.oldbalanceOrg,
+        r.newbalanceOrig,
+        r.nameDest,
+        r.oldbalanceDest,
+        r.newbalanceDest,
+        r.isFraud,
+        r.isFlaggedFraud,
+        r.status,
+        r.receivedAt,
+        r.kafkaTopic,
+        r.kafkaPartition,
+        r.kafkaOffset,
+      );
+      return `(${Array.from({ length: 17 }, (_, i) => `$${base + i + 1}`).join(",")})`;
+    });
+    await client.query(`insert into transactions (${COLUMNS}) values ${tuples.join(",")} on conflict (id) do nothing`, params);
   });
-  await client.query(`insert into transactions (${COLUMNS}) values ${tuples.join(",")} on conflict (id) do nothing`, params);
+
+// COPY into a temporary table of the session, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING: the
+// rows travel in COPY's text format, parsed by PostgreSQL without array literals or parameters.
+const copyText = (value: unknown): string =>
+  value === null || value === undefined
+    ? "\\N"
+    : (value instanceof Date ? value.toISOString() : String(value)).replace(/[\\\t\n\r]/g, (c) =>
+        c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
+      );
+const stagingReady = new WeakSet<pg.PoolClient>();
+await timed("COPY into a temp table, then INSERT ... SELECT (pg-copy-streams)", async (client, chunk) => {
+  if (!stagingReady.has(client)) {
+    await client.query("create temp table if not exists staging (like transactions including defaults) on commit delete rows");
+    stagingReady.add(client);
+  }
+  const lines = toArrays(chunk);
+  const text = chunk.map((_, row) => lines.map((column) => copyText(column[row])).join("\t")).join("\n") + "\n";
+  await pipeline(Readable.from([text]), client.query(copyFrom(`copy staging (${COLUMNS}) from stdin`)));
+  await client.query(
+    `insert into transactions (${COLUMNS}) select ${COLUMNS} from staging on conflict (id) do nothing returning id`,
+  );
 });
 
 await pool.end();
