@@ -68,7 +68,7 @@ export const transactions = pgTable(
 /**
  * What GET /reports/summary adds up, kept current by triggers on transactions (drizzle/0004_*.sql) in the
  * same database transaction as the rows, whoever inserts them: one row per (step, type, status, shard) with
- * the row count and exact amount sums. shard is the Kafka partition modulo TOTALS_SHARDS (0 for seeded rows),
+ * the row count and exact amount sums. shard is the Kafka partition modulo 16 (0 for seeded rows),
  * so batches of different partitions committing at once update different rows and never wait on each other.
  */
 export const transactionTotals = pgTable(
