@@ -3,8 +3,8 @@
  * and database, each figure next to a reference measured in the same run. Prints one table and writes
  * bench/results/<timestamp>.json. Speed is measured here, never asserted in tests.
  *
- *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,8,5,6] [--profile] [--keep] [--data path/to/paysim.csv]
- *                    [--drain-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
+ *   npm run bench -- [--smoke] [--stages 1,2,3,7,4,8,5,6,9] [--profile] [--keep] [--data path/to/paysim.csv]
+ *                    [--drain-rows N] [--reads-rows N] [--drain-workers N] [--duration S] [--connections N] [--rate TX_PER_S] [--api-config file.yml]
  *                    [--worker-args="--window 0 --batch-size 2000"]
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -29,25 +29,28 @@ import { workerDrain } from "./stages/drain.js";
 import { endToEnd } from "./stages/e2e.js";
 import { apiBulk, apiSingle, httpCeiling } from "./stages/http.js";
 import { produceCost } from "./stages/produce.js";
+import { readsAtScale } from "./stages/reads.js";
 import { scaleOut } from "./stages/scale-out.js";
 import { startMemory } from "./stages/start-memory.js";
 
-const STAGES = ["1", "2", "3", "7", "4", "8", "5", "6"];
+const STAGES = ["1", "2", "3", "7", "4", "8", "5", "6", "9"];
+/** Stages also known by a name. */
+const STAGE_NAMES: Record<string, string> = { reads: "9" };
 
 function stageList(text: string): string {
-  const unknown = text
-    .split(",")
-    .map((stage) => stage.trim())
-    .filter((stage) => !STAGES.includes(stage));
+  const stages = text.split(",").map((stage) => STAGE_NAMES[stage.trim()] ?? stage.trim());
+  const unknown = stages.filter((stage) => !STAGES.includes(stage));
   if (unknown.length)
-    throw new InvalidArgumentError(`expected stages among ${STAGES.join(",")} (unknown: ${unknown.join(",")}).`);
-  return text;
+    throw new InvalidArgumentError(
+      `expected stages among ${STAGES.join(",")} or ${Object.keys(STAGE_NAMES).join(",")} (unknown: ${unknown.join(",")}).`,
+    );
+  return stages.join(",");
 }
 
 const command = parseOrExit(
   cliCommand(
     "npm run bench --",
-    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in a database (txlog_bench_<run>) and bench.<run>.* topics of its own, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain (1, 2, 3 workers over 3 partitions), 8 scale-out (1..3 workers over 6 partitions), 5 end to end, 6 npm start RSS.",
+    "Every stage of the pipeline against the real broker and database (brought up when they do not answer), each figure next to a reference measured in the same run, in a database (txlog_bench_<run>) and bench.<run>.* topics of its own, removed afterwards. Prints one table and writes bench/results/<timestamp>.json. Stages: 1 HTTP ceiling, 2 POST /transaction, 3 POST /transactions, 7 producer cost, 4 worker drain (1, 2, 3 workers over 3 partitions), 8 scale-out (1..3 workers over 6 partitions), 5 end to end, 6 npm start RSS, 9 (or reads) every read of the API and the dashboard at 10,000 and 10,000,000 generated rows.",
   )
     .option("--smoke", "tiny sizes (CI): every stage end to end, in about 30 s", false)
     .option("--stages <list>", "stages to run, comma-separated", stageList, STAGES.join(","))
@@ -55,6 +58,11 @@ const command = parseOrExit(
     .option("--keep", "keep the bench database and topics", false)
     .option("--data <path>", "PaySim CSV the request bodies come from", DEFAULT_PAYSIM_CSV)
     .addOption(new Option("--drain-rows <n>", "messages stage 4 drains (default: 200000, smoke 5000)").argParser(positiveInteger))
+    .addOption(
+      new Option("--reads-rows <n>", "rows stage 9 generates for its large table (default: 10000000, smoke 20000)").argParser(
+        positiveInteger,
+      ),
+    )
     .addOption(new Option("--drain-workers <n>", "workers of stage 4 (default: 1, 2 and 3 in turn)").argParser(positiveInteger))
     .addOption(new Option("--duration <seconds>", "each HTTP stage's load (default: 10, smoke 2)").argParser(positiveInteger))
     .addOption(
@@ -70,6 +78,7 @@ const log = logger.child({ component: "bench" });
 const stages = new Set(args.stages.split(",").map((stage) => stage.trim()));
 const sizes = { ...(args.smoke ? SMOKE_SIZES : FULL_SIZES) };
 if (args.drainRows) sizes.drainRows = args.drainRows;
+if (args.readsRows) sizes.readsLargeRows = args.readsRows;
 if (args.drainWorkers) sizes.drainWorkerCounts = [args.drainWorkers];
 if (args.duration) sizes.httpDurationSec = args.duration;
 if (args.connections) sizes.httpConnections = args.connections;
@@ -145,6 +154,8 @@ async function main(): Promise<number> {
   if (stages.has("5")) await attempt("5", () => endToEnd(context));
   // npm start as a developer runs it: the RSS of everything it starts, at rest and under stage 5's load.
   if (stages.has("6")) await attempt("6", () => startMemory(context));
+  // Reads against a generated table of readsLargeRows (minutes to generate at 10M), the small one as reference.
+  if (stages.has("9")) await attempt("9", () => readsAtScale(context));
 
   // Steady state only: each process stops right after its measured load (the drain worker: all of it).
   const measuredMs: Record<string, number | undefined> = {

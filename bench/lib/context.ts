@@ -23,6 +23,10 @@ export interface BenchSizes {
   e2eRate: number;
   e2eDurationSec: number;
   e2eConnections: number;
+  /** Stage 9: the reads timed against the small table (the reference) and the large one, median of readSamples. */
+  readsSmallRows: number;
+  readsLargeRows: number;
+  readSamples: number;
 }
 
 export const FULL_SIZES: BenchSizes = {
@@ -37,6 +41,10 @@ export const FULL_SIZES: BenchSizes = {
   e2eRate: 1_000,
   e2eDurationSec: 20,
   e2eConnections: 100,
+  readsSmallRows: 10_000,
+  readsLargeRows: 10_000_000,
+  // A page takes a few ms: the median of 9 keeps a ratio of two such figures steady on a busy machine.
+  readSamples: 9,
 };
 
 export const SMOKE_SIZES: BenchSizes = {
@@ -51,6 +59,9 @@ export const SMOKE_SIZES: BenchSizes = {
   e2eRate: 100,
   e2eDurationSec: 3,
   e2eConnections: 10,
+  readsSmallRows: 1_000,
+  readsLargeRows: 20_000,
+  readSamples: 3,
 };
 
 /** What every stage gets: where to write, what to name things, how to start the pipeline's processes. */

@@ -7,6 +7,8 @@ import {
   integer,
   numeric,
   pgTable,
+  primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -44,13 +46,47 @@ export const transactions = pgTable(
     idempotencyFingerprint: text("idempotency_fingerprint"),
   },
   (table) => [
-    // Reports page newest first with a (received_at, id) keyset cursor, optionally filtered.
+    // Reports page newest first with a (received_at, id) keyset cursor, optionally filtered: one index per
+    // filter, each in the page's order (lib/reports/list.ts orders DESC NULLS LAST to match them), checked
+    // against the plans in test/integration/read-plans.test.ts.
     index("transactions_received_idx").on(table.receivedAt.desc(), table.id.desc()),
-    index("transactions_status_received_idx").on(table.status, table.receivedAt.desc(), table.id.desc()),
+    // One per status rather than (status, received_at, id): status follows received_at (every Historical row
+    // is older than every Completed one), which the planner cannot see, so with the composite index it would
+    // scan the whole log by received_at filtering on status; a partial index is the smaller, exact match.
+    index("transactions_completed_received_idx")
+      .on(table.receivedAt.desc(), table.id.desc())
+      .where(sql`${table.status} = 'Completed'`),
+    index("transactions_historical_received_idx")
+      .on(table.receivedAt.desc(), table.id.desc())
+      .where(sql`${table.status} = 'Historical'`),
     index("transactions_type_received_idx").on(table.type, table.receivedAt.desc(), table.id.desc()),
     index("transactions_name_orig_received_idx").on(table.nameOrig, table.receivedAt.desc(), table.id.desc()),
     index("transactions_fraud_received_idx").on(table.receivedAt.desc(), table.id.desc()).where(sql`${table.isFraud}`),
   ],
+);
+
+/**
+ * What GET /reports/summary adds up, kept current by triggers on transactions (drizzle/0004_*.sql) in the
+ * same database transaction as the rows, whoever inserts them: one row per (step, type, status, shard) with
+ * the row count and exact amount sums. shard is the Kafka partition modulo 16 (0 for seeded rows),
+ * so batches of different partitions committing at once update different rows and never wait on each other.
+ */
+export const transactionTotals = pgTable(
+  "transaction_totals",
+  {
+    step: integer("step").notNull(),
+    type: text("type", { enum: ["CASH_IN", "CASH_OUT", "DEBIT", "PAYMENT", "TRANSFER"] }).notNull(),
+    status: text("status", { enum: ["Historical", "Completed"] }).notNull(),
+    shard: smallint("shard").notNull(),
+    count: bigint("count", { mode: "number" }).notNull(),
+    // Scale 2 like the amounts: a sum of them, printed with 2 decimals even when it is 0.
+    amount: numeric("amount", { precision: 38, scale: 2 }).notNull(),
+    fraudCount: bigint("fraud_count", { mode: "number" }).notNull(),
+    fraudAmount: numeric("fraud_amount", { precision: 38, scale: 2 }).notNull(),
+    flaggedFraudCount: bigint("flagged_fraud_count", { mode: "number" }).notNull(),
+    flaggedFraudAmount: numeric("flagged_fraud_amount", { precision: 38, scale: 2 }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.step, table.type, table.status, table.shard] })],
 );
 
 export type TransactionRow = typeof transactions.$inferSelect;

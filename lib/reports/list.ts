@@ -99,8 +99,16 @@ export function toView(row: TransactionRow): StoredTransaction {
 }
 
 /**
+ * The page order, spelled as the indexes of lib/db/schema.ts are declared: PostgreSQL matches an index to
+ * an ORDER BY by its NULLS placement too, even on NOT NULL columns, and plain DESC means NULLS FIRST, which
+ * no index serves (a sort of the whole table for every page).
+ */
+const NEWEST_FIRST = [sql`${transactions.receivedAt} desc nulls last`, sql`${transactions.id} desc nulls last`];
+
+/**
  * Newest first by (received_at, id), a keyset page at a time. Each filter with the ordering matches
- * one index of lib/db/schema.ts; the row comparison lets PostgreSQL start the index scan at the cursor.
+ * one index of lib/db/schema.ts (test/integration/read-plans.test.ts checks the plans); the row comparison
+ * lets PostgreSQL start the index scan at the cursor.
  */
 export async function listTransactions(query: ReportsQuery, db?: Database): Promise<ReportPage> {
   const conditions: SQL[] = [];
@@ -119,7 +127,7 @@ export async function listTransactions(query: ReportsQuery, db?: Database): Prom
         .select()
         .from(transactions)
         .where(and(...conditions))
-        .orderBy(desc(transactions.receivedAt), desc(transactions.id))
+        .orderBy(...NEWEST_FIRST)
         .limit(query.limit + 1),
     db,
   );

@@ -1,8 +1,9 @@
 import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
-import { transactions } from "../db/schema.js";
+import { transactionTotals } from "../db/schema.js";
 import { TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 import { MAX_SUMMARY_STEPS, type Summary } from "./schemas.js";
@@ -42,25 +43,21 @@ export function parseSummaryQuery(query: Record<string, string | undefined> | nu
 
 function whereOf(filter: SummaryFilter): SQL | undefined {
   return and(
-    filter.stepFrom === undefined ? undefined : gte(transactions.step, filter.stepFrom),
-    filter.stepTo === undefined ? undefined : lte(transactions.step, filter.stepTo),
-    filter.type === undefined ? undefined : eq(transactions.type, filter.type),
-    filter.status === undefined ? undefined : eq(transactions.status, filter.status),
+    filter.stepFrom === undefined ? undefined : gte(transactionTotals.step, filter.stepFrom),
+    filter.stepTo === undefined ? undefined : lte(transactionTotals.step, filter.stepTo),
+    filter.type === undefined ? undefined : eq(transactionTotals.type, filter.type),
+    filter.status === undefined ? undefined : eq(transactionTotals.status, filter.status),
   );
 }
 
-/** SUM over NUMERIC is NUMERIC: exact, returned by pg as a string; 0.00 (not null) over no rows. */
-const sumOf = (condition?: SQL) =>
-  condition
-    ? sql<string>`coalesce(sum(${transactions.amount}) filter (where ${condition}), 0.00)::text`
-    : sql<string>`coalesce(sum(${transactions.amount}), 0.00)::text`;
-const countOf = (condition?: SQL) =>
-  (condition ? sql`count(*) filter (where ${condition})` : sql`count(*)`).mapWith(Number) as SQL<number>;
+/** SUM over NUMERIC is NUMERIC: exact, returned by pg as a string; scale 2, and 0.00 (not null) over no rows. */
+const sumOf = (column: AnyPgColumn) => sql<string>`coalesce(sum(${column}), 0.00)::text`;
+const countOf = (column: AnyPgColumn) => sql`coalesce(sum(${column}), 0)::bigint`.mapWith(Number) as SQL<number>;
 
 /**
- * The summary scans every matching row, and every open dashboard asks for it every few seconds: identical
- * requests within this long after an answer get that answer, and identical requests while one is being
- * computed share it (single flight), so N tabs cost one query per window, not N.
+ * Every open dashboard asks for the summary every few seconds: identical requests within this long after an
+ * answer get that answer, and identical requests while one is being computed share it (single flight), so N
+ * tabs cost one query per window, not N.
  */
 export const SUMMARY_CACHE_MS = 2_000;
 /** Distinct filters kept at most (the query string chooses them); the oldest go first. */
@@ -96,9 +93,10 @@ function evict(cache: Map<string, CachedSummary>, now: number): void {
 }
 
 /**
- * Totals over the filtered rows, computed by PostgreSQL in one scan: GROUPING SETS yields the grand
- * total, one row per type, per status and per step; FILTER adds the fraud and flagged-fraud volumes.
- * Only aggregates leave the database, however many rows match. Answers may be up to SUMMARY_CACHE_MS old.
+ * Totals over the filtered rows, added up by PostgreSQL from transaction_totals (lib/db/schema.ts), which
+ * triggers keep current as rows are stored: its size follows the distinct (step, type, status, partition)
+ * keys, not the log's length. GROUPING SETS yields the grand total, one row per type, per status and per
+ * step. Only aggregates leave the database. Answers may be up to SUMMARY_CACHE_MS old.
  */
 export function summarizeTransactions(filter: SummaryFilter, db?: Database): Promise<Summary> {
   const cache = cacheOf(db);
@@ -122,7 +120,7 @@ export function summarizeTransactions(filter: SummaryFilter, db?: Database): Pro
 }
 
 async function summarize(db: Database, filter: SummaryFilter): Promise<Summary> {
-  const { type, status, step } = transactions;
+  const { type, status, step } = transactionTotals;
   const grouped = db
     .select({
       // Bit set when the column is NOT part of the row's grouping set: 0b011 = by type, 0b101 = by status, ...
@@ -130,18 +128,18 @@ async function summarize(db: Database, filter: SummaryFilter): Promise<Summary> 
       type,
       status,
       step,
-      count: countOf().as("count"),
-      amount: sumOf().as("amount"),
-      fraudCount: countOf(sql`${transactions.isFraud}`).as("fraud_count"),
-      fraudAmount: sumOf(sql`${transactions.isFraud}`).as("fraud_amount"),
-      flaggedFraudCount: countOf(sql`${transactions.isFlaggedFraud}`).as("flagged_fraud_count"),
-      flaggedFraudAmount: sumOf(sql`${transactions.isFlaggedFraud}`).as("flagged_fraud_amount"),
+      count: countOf(transactionTotals.count).as("count"),
+      amount: sumOf(transactionTotals.amount).as("amount"),
+      fraudCount: countOf(transactionTotals.fraudCount).as("fraud_count"),
+      fraudAmount: sumOf(transactionTotals.fraudAmount).as("fraud_amount"),
+      flaggedFraudCount: countOf(transactionTotals.flaggedFraudCount).as("flagged_fraud_count"),
+      flaggedFraudAmount: sumOf(transactionTotals.flaggedFraudAmount).as("flagged_fraud_amount"),
       // Steps are numbered within the per-step set, so only the first MAX_SUMMARY_STEPS (+1 to tell) leave the database.
       stepRank: sql<number>`row_number() over (partition by grouping(${type}, ${status}, ${step}) order by ${step})`
         .mapWith(Number)
         .as("step_rank"),
     })
-    .from(transactions)
+    .from(transactionTotals)
     .where(whereOf(filter))
     .groupBy(sql`grouping sets ((), (${type}), (${status}), (${step}))`)
     .as("grouped");

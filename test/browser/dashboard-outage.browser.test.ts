@@ -132,7 +132,7 @@ describe("the dashboard during a database outage", () => {
     const locker = new pg.Client({ connectionString: database.url });
     await locker.connect();
     await locker.query("begin");
-    await locker.query("lock table transactions in access exclusive mode");
+    await locker.query("lock table transactions, transaction_totals in access exclusive mode");
     let released = false;
     try {
       const summariesBefore = requests.started("/reports/summary");

@@ -184,12 +184,12 @@ afterAll(async () => {
 });
 
 describe("fault: ordinary database trouble under npm start is an outage, never poison", () => {
-  it("a lock on transactions held past every retry budget: the rows are stored after it, reads answer 503 within 5 s meanwhile", async () => {
+  it("a lock on transactions (and the summary's transaction_totals) held past every retry budget: the rows are stored after it, reads answer 503 within 5 s meanwhile", async () => {
     const before = outageLines().length;
     const locker = new pg.Client({ connectionString: database.url });
     await locker.connect();
     await locker.query("begin");
-    await locker.query("lock table transactions in access exclusive mode");
+    await locker.query("lock table transactions, transaction_totals in access exclusive mode");
     const lockedAt = performance.now();
     let unlockedAt = 0;
     try {

@@ -64,12 +64,12 @@ function row(step: number, amount: string) {
   };
 }
 
-/** Holds an ACCESS EXCLUSIVE lock on transactions until the returned function is called. */
-async function lockTransactions(): Promise<() => Promise<void>> {
+/** Holds an ACCESS EXCLUSIVE lock on the table the summary reads until the returned function is called. */
+async function lockSummaryTable(): Promise<() => Promise<void>> {
   const locker = new pg.Client({ connectionString: databaseUrl });
   await locker.connect();
   await locker.query("begin");
-  await locker.query("lock table transactions in access exclusive mode");
+  await locker.query("lock table transaction_totals in access exclusive mode");
   return async () => {
     await locker.query("rollback");
     await locker.end();
@@ -134,7 +134,7 @@ describe("summarizeTransactions' cache", () => {
   it("does not keep a failure: the next call asks the database again", async () => {
     // The server cancels this pool's statements after 300 ms, as the read pool's after DATABASE_READ_TIMEOUT_MS.
     const { db, pool, summaries } = countingDatabase({ statement_timeout: 300 });
-    const release = await lockTransactions();
+    const release = await lockSummaryTable();
     try {
       const filter: SummaryFilter = { stepFrom: 1, stepTo: 3 };
       const failed = await summarizeTransactions(filter, db).catch((error: unknown) => error);
@@ -182,7 +182,7 @@ describe("GET /reports/summary on the real server", () => {
   }
 
   it("sends one statement per distinct filter for 24 concurrent requests over 3 filters", async () => {
-    const release = await lockTransactions();
+    const release = await lockSummaryTable();
     let answers: { status: number; body: string; query: string }[] = [];
     try {
       const queries = ["stepFrom=1&stepTo=1", "stepFrom=1&stepTo=2", "type=PAYMENT"];
