@@ -85,7 +85,11 @@ const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(3
 const brokerWasUp = await kafkaAnswers(loadConfig().KAFKA_BROKERS);
 await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
 applyRecordedInfra(); // infra:up may have started a private PostgreSQL (or a cluster) and recorded where
-const databaseUrl = withDatabase(loadConfig().DATABASE_URL, args.smoke ? "txlog_bench_smoke" : "txlog_bench");
+// BENCH_DATABASE_NAME: a second checkout benchmarking beside this one uses its own database (as TEST_DATABASE_NAME).
+const databaseUrl = withDatabase(
+  loadConfig().DATABASE_URL,
+  process.env.BENCH_DATABASE_NAME ?? (args.smoke ? "txlog_bench_smoke" : "txlog_bench"),
+);
 
 const context: RunContext = {
   runId,
