@@ -11,7 +11,6 @@ function records(count: number, bytes: number, firstOffset = 0): KafkaMessage[] 
     timestamp: "0",
     attributes: 0,
     headers: {},
-    size: bytes,
   }));
 }
 
