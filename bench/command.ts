@@ -94,8 +94,12 @@ const runId = `${args.smoke ? "smoke" : "full"}-${startedAt.getTime().toString(3
 const brokerWasUp = await kafkaAnswers(loadConfig().KAFKA_BROKERS);
 await infraUp(loadConfig(), (message) => log.info({ step: "infra" }, message));
 applyRecordedInfra(); // infra:up may have started a private PostgreSQL (or a cluster) and recorded where
-// A database of this run's own, like its topics: two runs side by side never drop each other's data.
-const databaseUrl = withDatabase(loadConfig().DATABASE_URL, `txlog_bench_${runId.replaceAll("-", "_")}`);
+// A database of this run's own, like its topics: two runs side by side never drop each other's data
+// (BENCH_DATABASE_NAME names one instead).
+const databaseUrl = withDatabase(
+  loadConfig().DATABASE_URL,
+  process.env.BENCH_DATABASE_NAME ?? `txlog_bench_${runId.replaceAll("-", "_")}`,
+);
 
 const context: RunContext = {
   runId,

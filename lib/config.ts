@@ -73,11 +73,6 @@ const ConfigSchema = z
     DEAD_LETTER_TOPIC: z.string().min(1).default("transactions.dead-letter"),
     TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
     CONSUMER_GROUP_ID: z.string().min(1).default("txlog-consume"),
-    /** `serverless offline start` polls Kafka and invokes the consume function (false: HTTP only; compose's worker consumes). */
-    OFFLINE_KAFKA_ENABLED: z
-      .enum(["true", "false", "1", "0"])
-      .default("true")
-      .transform((value) => value === "true" || value === "1"),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgres://postgres@127.0.0.1:5432/txlog"),
     /**
      * Credentials put into DATABASE_URL (percent-encoded, replacing the URL's own), so a generated password never

@@ -107,12 +107,11 @@ export async function startTxlogPollers(options: Omit<StartPollersOptions, keyof
   return asTxlogRunning(await startPollers({ ...txlogHooks(), ...options }));
 }
 
-/** `serverless offline start` (plugin.cjs): every msk/kafka event of serverless.yml, unless OFFLINE_KAFKA_ENABLED=false. */
+/**
+ * `serverless offline start` (plugin.cjs): every msk/kafka event of serverless.yml, unless custom.offlineKafka's
+ * `enabled` is false (serverless.yml sets it from OFFLINE_KAFKA_ENABLED).
+ */
 export async function startTxlogOffline(service: ServerlessService, servicePath: string): Promise<RunningPollers | undefined> {
-  if (!config.OFFLINE_KAFKA_ENABLED) {
-    logger.child({ component: "offline-kafka" }).info("OFFLINE_KAFKA_ENABLED=false; not polling Kafka");
-    return undefined;
-  }
   const running = await startOfflineKafka(service, servicePath, txlogHooks());
   return running && asTxlogRunning(running);
 }

@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { inflateRawSync } from "node:zlib";
-import { collectKafkaEventDefinitions } from "serverless-offline-kafka-trigger";
+import { collectKafkaEventDefinitions, pluginSettings } from "serverless-offline-kafka-trigger";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { loadConfig } from "../../lib/config.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -367,5 +368,24 @@ describe("npx sls package (offline)", () => {
         expect(reserved[`txlog-prod-${name}`], name).toBe(2);
       }
     });
+  });
+});
+
+describe("the local trigger's switch", () => {
+  /** custom.offlineKafka as osls resolves serverless.yml in `env`, read by the trigger package's own parser. */
+  async function resolvedSettings(extra: Record<string, string>) {
+    const { OFFLINE_KAFKA_ENABLED: _unset, ...env } = envWithout(extra);
+    const { stdout } = await run(process.execPath, [OSLS, "print", "--path", "custom.offlineKafka", "--format", "json"], {
+      cwd: ROOT,
+      env: { ...env, ...extra },
+    });
+    return pluginSettings({ offlineKafka: JSON.parse(stdout) });
+  }
+
+  it("is a plugin setting, custom.offlineKafka.enabled, from OFFLINE_KAFKA_ENABLED (default on); not the functions' config", async () => {
+    expect(await resolvedSettings({})).toEqual({ enabled: true });
+    expect(await resolvedSettings({ OFFLINE_KAFKA_ENABLED: "false" })).toEqual({ enabled: false });
+    expect(await resolvedSettings({ OFFLINE_KAFKA_ENABLED: "true" })).toEqual({ enabled: true });
+    expect(Object.keys(loadConfig({}))).not.toContain("OFFLINE_KAFKA_ENABLED");
   });
 });

@@ -1,12 +1,11 @@
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import { Batcher } from "./batcher.js";
-import { chunksOf, PendingCommits } from "./chunks.js";
-import { throughTrailingControlRecords } from "./control-records.js";
 import { DEFAULT_FAILURE_SETTINGS, effectiveRetryAttempts, type FailureSettings } from "./failure-handling.js";
+import { FetchedBatches } from "./fetched-batches.js";
 import { Invocation } from "./invocation.js";
 import { applyKafkaJsFixes } from "./kafkajs-fixes.js";
 import { atLevel, createJsonLogger, type TriggerLogger } from "./logger.js";
-import { coordinatorLost, GroupMembership } from "./membership.js";
+import { GroupMembership } from "./membership.js";
 import { type EmitMetric, metricEmitter } from "./metrics.js";
 import { OnFailureDestination } from "./on-failure-destination.js";
 import {
@@ -24,9 +23,9 @@ export const DEFAULT_MAX_CONCURRENT_INVOCATIONS = DEFAULTS.maxConcurrentInvocati
 
 /**
  * Emulates Lambda's Kafka event source mapping with a KafkaJS consumer group (membership.ts):
- * - KafkaJS hands over each partition's fetched records (eachBatch); the Batcher holds them until batchSize
- *   records are there or the oldest has waited maximumBatchingWindow, then ONE AWS-shaped event (records keyed
- *   "topic-partition", possibly several partitions) is invoked (invocation.ts).
+ * - KafkaJS hands over each partition's fetched records (eachBatch, fetched-batches.ts); the Batcher holds them
+ *   until batchSize records are there or the oldest has waited maximumBatchingWindow, then ONE AWS-shaped event
+ *   (records keyed "topic-partition", possibly several partitions) is invoked (invocation.ts).
  * - Offsets are committed only after the function returned. A failed event is retried, bisected or given up on
  *   as the error-handling settings say; meanwhile its partitions' eachBatch calls block and keep heart-beating,
  *   so the group keeps the partitions.
@@ -46,16 +45,15 @@ export class KafkaPoller {
   private readonly functionTimeoutMs: number;
   private readonly maxConcurrentInvocations: number;
   private readonly fixKafkaJs: boolean;
-  private readonly heartbeatIntervalMs: number;
   private readonly batcher: Batcher;
   private readonly membership: GroupMembership;
+  private readonly fetched: FetchedBatches;
   private readonly invocation: Invocation;
   private readonly emit: EmitMetric;
   private readonly log: TriggerLogger;
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private readonly stopController = new AbortController();
-  private readonly pendingCommits = new PendingCommits();
 
   constructor(options: PollerOptions) {
     this.definition = options.definition;
@@ -86,7 +84,7 @@ export class KafkaPoller {
     this.fixKafkaJs = options.fixKafkaJs ?? true;
     const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs;
     // A tenth of the session timeout, as KafkaJS's defaults (30 s / 3 s).
-    this.heartbeatIntervalMs = Math.max(100, Math.floor(sessionTimeoutMs / 10));
+    const heartbeatIntervalMs = Math.max(100, Math.floor(sessionTimeoutMs / 10));
     const { functionKey, topic, consumerGroupId, batchSize, maximumBatchingWindowMs } = this.definition;
     this.log = atLevel(options.logger ?? createJsonLogger(), this.definition.systemLogLevel).child({
       component: "offline-kafka",
@@ -107,11 +105,21 @@ export class KafkaPoller {
       log: this.log,
       batcher: this.batcher,
       sessionTimeoutMs,
-      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      heartbeatIntervalMs,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? DEFAULTS.partitionsConsumedConcurrently,
       isStopping: () => this.stopping,
-      onBatch: (payload, consumer) => this.onBatch(payload, consumer),
-      settled: (topicName, partition) => !this.pendingCommits.waiting(`${topicName}-${partition}`),
+      onBatch: (payload, consumer) => this.fetched.handle(payload, consumer),
+      settled: (topicName, partition) => this.fetched.settled(topicName, partition),
+    });
+    this.fetched = new FetchedBatches({
+      definition: this.definition,
+      batcher: this.batcher,
+      membership: this.membership,
+      heartbeatIntervalMs,
+      log: this.log,
+      stats: this.stats,
+      emit: this.emit,
+      isStopping: () => this.stopping,
     });
     this.invocation = new Invocation({
       definition: this.definition,
@@ -168,98 +176,11 @@ export class KafkaPoller {
       this.batcher.flush();
       // Deliver what waits and what is in flight, and commit it, while the consumer is still a member.
       await this.batcher.close();
-      await this.pendingCommits.settled();
+      await this.fetched.commitsSettled();
       await this.membership.leave();
       await this.destination?.disconnect().catch(() => {});
       this.log.info(this.stats, "stopped");
     })();
     return this.stopped;
   }
-
-  /** One fetched batch of `consumer` (the one it came from: a commit that fails names it, not its successor). */
-  private async onBatch(payload: EachBatchPayload, consumer: Consumer) {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    if (this.membership.isRetired(consumer)) return;
-    const start = this.membership.takeStartOffset(batch.partition);
-    if (start !== undefined && BigInt(batch.firstOffset() ?? "0") < start) {
-      // AT_TIMESTAMP and nothing committed yet: begin at the first record at or after the timestamp.
-      consumer.seek({ topic: batch.topic, partition: batch.partition, offset: start.toString() });
-      return;
-    }
-    // While the batch waits the member must keep heart-beating or the group evicts it. heartbeat() sends at
-    // most one per heartbeatInterval, so ticking at half of it keeps the gap below 1.5 intervals. A heartbeat
-    // refused because the group is rebalancing: finish the chunk in flight, start no other.
-    let rebalancing = false;
-    const beat = () =>
-      heartbeat().catch((error: unknown) => {
-        if (isRebalancing(error)) rebalancing = true;
-      });
-    const keepAlive = setInterval(beat, Math.ceil(this.heartbeatIntervalMs / 2));
-    try {
-      const { chunks: fetched, filteredOut } = chunksOf(batch.messages, this.definition);
-      this.emit("PolledEventCount", batch.messages.length);
-      this.emit("FilteredOutEventCount", filteredOut);
-      this.stats.filteredOut += filteredOut;
-      const chunks = throughTrailingControlRecords(fetched, batch.lastOffset());
-      for (const [index, { deliver, through }] of chunks.entries()) {
-        if (index > 0) await beat();
-        // Stopping, a rebalance, or the partition was revoked: leave the rest uncommitted for the next owner.
-        if (this.stopping || rebalancing || !isRunning() || isStale()) return;
-        const commit = () => this.commit(consumer, payload, through);
-        if (deliver.length > 0) {
-          const settled = this.batcher.submit(batch.topic, batch.partition, deliver);
-          if (this.batcher.gathering(batch.topic, batch.partition)) {
-            // A batching window is open with room for more of this partition: let KafkaJS fetch on (it does
-            // only once this call returns) and commit when the event holding these records has succeeded.
-            resolveOffset(through);
-            this.pendingCommits.track(
-              `${batch.topic}-${batch.partition}`,
-              settled.then((delivered) => (delivered ? commit() : false)),
-            );
-            continue;
-          }
-          if (!(await settled)) return;
-        }
-        resolveOffset(through);
-        if (!(await commit())) return;
-      }
-    } finally {
-      clearInterval(keepAlive);
-    }
-  }
-
-  /** Commits the batch's partition through `through`; false when the broker refused (a rebalance). */
-  private async commit(
-    consumer: Consumer,
-    { batch, commitOffsetsIfNecessary }: EachBatchPayload,
-    through: string,
-  ): Promise<boolean> {
-    const { topic, partition } = batch;
-    const offset = (BigInt(through) + 1n).toString();
-    try {
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
-      const lag = Number(BigInt(batch.highWatermark) - BigInt(offset));
-      this.emit("OffsetLag", Math.max(0, lag), { partition });
-      return true;
-    } catch (error) {
-      // Usually a rebalance: the next owner redelivers from the last commit (at least once).
-      this.log.warn({ err: error, partition, offset }, "commit failed; records will be redelivered");
-      // KafkaJS keeps the coordinator it found when it joined and sends every commit there until the member
-      // rejoins, which a member that goes on consuming never does. A new member finds the current coordinator.
-      if (coordinatorLost(error))
-        this.membership.replace(consumer, 0, "group coordinator lost: rejoining the group with a new consumer");
-      return false;
-    }
-  }
-}
-
-/** KafkaJS's own test (not exported): the group moved on to a new generation or is forming one. */
-function isRebalancing(error: unknown): boolean {
-  const type = (error as { type?: unknown } | null)?.type;
-  return (
-    type === "REBALANCE_IN_PROGRESS" ||
-    type === "ILLEGAL_GENERATION" ||
-    type === "NOT_COORDINATOR_FOR_GROUP" ||
-    type === "UNKNOWN_MEMBER_ID"
-  );
 }

@@ -1,5 +1,6 @@
 import { collectKafkaEventDefinitions, ERROR_HANDLING_OPTIONS, KNOWN_OPTIONS } from "./event-definition.js";
 import { fail } from "./event-options.js";
+import { createJsonLogger } from "./logger.js";
 import { type RunningPollers, type StartPollersOptions, startPollers } from "./pollers.js";
 
 /** What Serverless resolved of serverless.yml (only what the trigger reads). */
@@ -71,7 +72,15 @@ export async function startOfflineKafka(
   const settings = pluginSettings(service.custom);
   const serviceName = typeof service.service === "string" ? service.service : "service";
   const definitions = collectKafkaEventDefinitions(serviceName, service.functions);
-  if (settings.enabled === false) return undefined;
+  if (settings.enabled === false) {
+    (hooks.logger ?? createJsonLogger())
+      .child({ component: "offline-kafka" })
+      .info(
+        { functions: definitions.map(({ functionKey }) => functionKey) },
+        "custom.offlineKafka.enabled is false; not polling",
+      );
+    return undefined;
+  }
   const bootstrapServers = hooks.bootstrapServers ?? settings.brokers;
   return startPollers({
     ...hooks,

@@ -363,6 +363,51 @@ describe("event source mapping options, honoured by the local trigger", () => {
     }
   });
 
+  it('custom.offlineKafka.enabled "false" (a string, as osls resolves an env variable) polls nothing; "true" polls', async () => {
+    const topic = await newTopic();
+    await send(topic, ["unread", "read"]);
+    const group = uniqueName("test.trigger-options-group");
+    const service = (enabled: string) => ({
+      service: "example",
+      custom: { offlineKafka: { enabled } },
+      functions: {
+        consume: {
+          handler: "test/fixtures/no-such-module.handler",
+          events: [{ msk: { arn: "arn:aws:kafka:x", topic, consumerGroupId: group, maximumBatchingWindow: 0 } }],
+        },
+      },
+    });
+    const lines: string[] = [];
+    const logger = createJsonLogger("INFO", {}, (line) => lines.push(line));
+    // Disabled: no handler is even imported (this one does not exist), no group joins, nothing is committed.
+    expect(await startOfflineKafka(service("false"), ROOT, { kafka, bootstrapServers: BROKERS, logger })).toBeUndefined();
+    expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ message: "custom.offlineKafka.enabled is false; not polling", functions: ["consume"] }),
+    );
+    await sleep(500);
+    expect(await committedByPartition(admin, group, topic)).toEqual({});
+    const delivered: string[] = [];
+    const running = await startOfflineKafka(service("true"), ROOT, {
+      kafka,
+      bootstrapServers: BROKERS,
+      logger,
+      loadHandler: async () => async (event) => {
+        delivered.push(...recordsOf(event as MSKEvent).map(text));
+      },
+    });
+    try {
+      expect(running?.pollers).toHaveLength(1);
+      await eventually(
+        "committed after delivery",
+        () => committedByPartition(admin, group, topic),
+        (offsets) => offsets[0] === 2,
+      );
+      expect(delivered).toEqual(["unread", "read"]);
+    } finally {
+      await running?.stop();
+    }
+  });
+
   it("`kafka` events deliver the SelfManagedKafka event shape (no ARN); `msk` events the MSK one", async () => {
     const topic = await newTopic();
     await send(topic, [{ key: "k", value: "v", headers: { h: "hi" } }]);
