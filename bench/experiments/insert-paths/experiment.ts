@@ -168,5 +168,15 @@ await timed("COPY into a temp table, then INSERT ... SELECT (pg-copy-streams)", 
   );
 });
 
+// COPY straight into transactions under a savepoint: no conflict check (the unique index still refuses a
+// redelivered id, which would roll back to the savepoint and take the ON CONFLICT path).
+await timed("COPY into transactions under a savepoint (pg-copy-streams)", async (client, chunk) => {
+  const lines = toArrays(chunk);
+  const text = `${chunk.map((_, row) => lines.map((column) => copyText(column[row])).join("\t")).join("\n")}\n`;
+  await client.query("savepoint copy_rows");
+  await pipeline(Readable.from([text]), client.query(copyFrom(`copy transactions (${COLUMNS}) from stdin`)));
+  await client.query("release savepoint copy_rows");
+});
+
 await pool.end();
 await dropDatabase(url);
