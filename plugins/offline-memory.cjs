@@ -1,6 +1,6 @@
 "use strict";
 // What `serverless offline start` would otherwise keep in memory for nothing (measured with `npm run bench`,
-// stage 6, and /proc; README "Performance"):
+// stage 6, and /proc; docs/performance.md):
 // - serverless-esbuild keeps one incremental esbuild context per function and a file watcher, all in esbuild's
 //   service process: 0.7-1.7 GB of RSS for our functions. Unless TXLOG_WATCH=true (`npm start -- --watch`):
 //   no incremental contexts (skipRebuild: each function is bundled once with esbuild.build), no watched paths

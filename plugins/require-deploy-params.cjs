@@ -58,7 +58,7 @@ class RequireDeployParamsPlugin {
     });
     if (problems.length === 0) return;
     throw new this.serverless.classes.Error(
-      `Stage "${stage}" runs on AWS and needs its resources (README, "Deploy to AWS"):\n${problems.join("\n")}\n` +
+      `Stage "${stage}" runs on AWS and needs its resources (docs/deploy.md):\n${problems.join("\n")}\n` +
         `Only stage "${LOCAL_STAGE}" packages with serverless.yml's placeholders.`,
       "TXLOG_DEPLOY_PARAMS_REQUIRED",
     );

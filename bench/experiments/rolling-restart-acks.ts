@@ -1,6 +1,6 @@
 /**
  * Does a rolling restart of a 3-broker cluster lose acknowledged writes? The control for the finding of
- * test/faults/cluster.test.ts (README, fault tests). Not part of `npm run bench`:
+ * test/faults/cluster.test.ts (docs/faults.md). Not part of `npm run bench`:
  *
  *   npx tsx bench/experiments/rolling-restart-acks.ts [--send kafkajs|ours] [--producers 6] [--batch 6]
  *

@@ -88,7 +88,7 @@ export function formatPercent(ratio: number): string {
 
 const COLUMNS = ["stage", "metric", "value", "reference", "ratio", "target", "met?"] as const;
 
-/** The rows as a Markdown table (it reads fine in a terminal and pastes into README.md unchanged). */
+/** The rows as a Markdown table (it reads fine in a terminal and pastes into docs/performance.md unchanged). */
 export function renderTable(rows: readonly ResultRow[]): string {
   const cells = rows.map((r) => [
     r.stage,

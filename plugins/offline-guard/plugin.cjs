@@ -2,7 +2,7 @@
 // Guards serverless-offline's HTTP server (guard.ts): 421 for a Host it does not answer to, 403 and no CORS
 // grant for a web page of a foreign origin, 413 before a body over the route's limit is read whole. Only
 // under `serverless offline start`; a deployed API Gateway has none of serverless-offline's CORS and limits
-// bodies to 10 MB itself (README, "Security of the local server").
+// bodies to 10 MB itself (docs/api.md).
 const { dirname, join, resolve } = require("node:path");
 const { pathToFileURL } = require("node:url");
 

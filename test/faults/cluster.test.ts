@@ -39,7 +39,7 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * posts PaySim rows at a steady rate. Every scenario counts, per id, what the database holds afterwards.
  */
 
-/** The API answers a POST within 5 s, 8 s at most when the broker goes silent during a commit (README). */
+/** The API answers a POST within 5 s, 8 s at most when the broker goes silent during a commit (docs/api.md). */
 const ANSWER_BUDGET_MS = 8_000;
 const RATE = 100;
 
@@ -93,7 +93,7 @@ beforeAll(async () => {
   fault = await startFaultCluster();
   admin = testKafka(fault.brokers).admin();
   await admin.connect();
-  // Explicit, as on a real cluster: the default counts the brokers alive at that moment (README).
+  // Explicit, as on a real cluster: the default counts the brokers alive at that moment (docs/faults.md).
   const created = await ensureTopics([topic, `${topic}.dead-letter`], {
     kafka: testKafka(fault.brokers),
     replicationFactor: 3,

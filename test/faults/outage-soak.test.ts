@@ -22,7 +22,7 @@ import { type OfflineServer, startOffline } from "../support/offline.js";
  * transactions table stays locked, 200 POSTs a second are offered and three dashboard tabs poll: it must stay
  * up within its heap, keep accepting, answer reads 503 in bounded time, and store everything afterwards.
  * SOAK_MINUTES sets the lock's length (the suite runs 3 minutes; `SOAK_MINUTES=10 npx vitest run
- * test/faults/outage-soak.test.ts` is the 10-minute run README reports).
+ * test/faults/outage-soak.test.ts` is the 10-minute run docs/faults.md reports).
  */
 const LOCK_MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
 const RATE_PER_SECOND = 200;

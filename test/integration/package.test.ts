@@ -195,7 +195,7 @@ describe("npx sls package (offline)", () => {
 
   describe("a stage other than local", () => {
     const prod = join(out, "prod");
-    /** The AWS resources a deployed stage runs against (README, "Deploy to AWS"). */
+    /** The AWS resources a deployed stage runs against (docs/deploy.md). */
     const resources = {
       mskClusterArn: "arn:aws:kafka:eu-west-1:123456789012:cluster/txlog/6a1f2c3d-1111-2222-3333-444455556666-2",
       mskSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_txlog-prod-Ab12Cd",
