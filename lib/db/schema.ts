@@ -49,6 +49,8 @@ export const transactions = pgTable(
     index("transactions_status_received_idx").on(table.status, table.receivedAt.desc(), table.id.desc()),
     index("transactions_type_received_idx").on(table.type, table.receivedAt.desc(), table.id.desc()),
     index("transactions_name_orig_received_idx").on(table.nameOrig, table.receivedAt.desc(), table.id.desc()),
+    // GET /accounts/{name}: the account's rows as destination, newest first (as origin: the index above).
+    index("transactions_name_dest_received_idx").on(table.nameDest, table.receivedAt.desc(), table.id.desc()),
     index("transactions_fraud_received_idx").on(table.receivedAt.desc(), table.id.desc()).where(sql`${table.isFraud}`),
   ],
 );

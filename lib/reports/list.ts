@@ -1,4 +1,4 @@
-import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, lte, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
@@ -37,6 +37,9 @@ export function decodeCursor(cursor: string): CursorPosition | undefined {
   }
 }
 
+/** A PaySim account name (nameOrig, nameDest). */
+export const AccountName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'");
+
 const BooleanParam = z.enum(["true", "false"], { error: "expected true or false" }).transform((value) => value === "true");
 
 /** GET /reports query parameters. Unknown ones are rejected, so a typo never silently returns everything. */
@@ -61,10 +64,12 @@ export const ReportsQuery = z.strictObject({
   status: z.enum(TRANSACTION_STATUSES, { error: `one of ${TRANSACTION_STATUSES.join(", ")}` }).optional(),
   type: z.enum(TRANSACTION_TYPES, { error: `one of ${TRANSACTION_TYPES.join(", ")}` }).optional(),
   isFraud: BooleanParam.optional(),
-  nameOrig: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'")
-    .optional(),
+  nameOrig: AccountName.optional(),
+  asOf: ReceivedAt.optional().meta({
+    description:
+      "An instant (ISO 8601 with offset): only rows stored (persistedAt) at or before it, so a report can be run again as it was. " +
+      "A row's persistedAt is its storing transaction's start, so an instant less than a few seconds old may still gain rows.",
+  }),
 });
 export type ReportsQuery = z.output<typeof ReportsQuery>;
 
@@ -108,6 +113,7 @@ export async function listTransactions(query: ReportsQuery, db?: Database): Prom
   if (query.type) conditions.push(eq(transactions.type, query.type));
   if (query.isFraud !== undefined) conditions.push(eq(transactions.isFraud, query.isFraud));
   if (query.nameOrig) conditions.push(eq(transactions.nameOrig, query.nameOrig));
+  if (query.asOf) conditions.push(lte(transactions.persistedAt, new Date(query.asOf)));
   if (query.cursor) {
     conditions.push(
       sql`(${transactions.receivedAt}, ${transactions.id}) < (${query.cursor.receivedAt}::timestamptz, ${query.cursor.id}::uuid)`,
