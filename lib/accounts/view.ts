@@ -4,7 +4,8 @@ import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
 import { type TransactionRow, transactions } from "../db/schema.js";
 import { NotFoundError } from "../errors.js";
-import { AccountName, DEFAULT_REPORT_LIMIT, encodeCursor, ReportsQuery, toView } from "../reports/list.js";
+import { DEFAULT_REPORT_LIMIT, encodeCursor, ReportsQuery, toView } from "../reports/list.js";
+import { AccountName } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 import type { AccountTransaction, AccountView, BalanceMismatch } from "./schemas.js";
 

@@ -4,7 +4,7 @@ import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
 import { deadLetters, type TransactionRow, transactions } from "../db/schema.js";
 import { InvalidInputError, NotFoundError, TransactionDeadLetteredError } from "../errors.js";
-import { ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
+import { AccountName, ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 import type { ReportPage, StoredTransaction } from "./schemas.js";
 
@@ -37,9 +37,6 @@ export function decodeCursor(cursor: string): CursorPosition | undefined {
   }
 }
 
-/** A PaySim account name (nameOrig, nameDest). */
-export const AccountName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'");
-
 const BooleanParam = z.enum(["true", "false"], { error: "expected true or false" }).transform((value) => value === "true");
 
 /** GET /reports query parameters. Unknown ones are rejected, so a typo never silently returns everything. */
@@ -65,6 +62,14 @@ export const ReportsQuery = z.strictObject({
   type: z.enum(TRANSACTION_TYPES, { error: `one of ${TRANSACTION_TYPES.join(", ")}` }).optional(),
   isFraud: BooleanParam.optional(),
   nameOrig: AccountName.optional(),
+  format: z
+    .enum(["json", "csv"], { error: "json or csv" })
+    .optional()
+    .meta({
+      description:
+        "csv: the same rows as a CSV file (also when Accept names text/csv), up to 20,000 a response (`limit`, default 20,000), " +
+        "the rest after the Next-Cursor response header.",
+    }),
   asOf: ReceivedAt.optional().meta({
     description:
       "An instant (ISO 8601 with offset): only rows stored (persistedAt) at or before it, so a report can be run again as it was. " +
