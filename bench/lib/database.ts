@@ -47,4 +47,8 @@ export const COPY_COLUMNS = [
   "kafka_topic",
   "kafka_partition",
   "kafka_offset",
+  // The hash chain's columns (lib/db/chain.ts): the reference copies the rows as stored, chained.
+  "chain_scope",
+  "chain_seq",
+  "chain_hash",
 ] as const;

@@ -42,6 +42,10 @@ export const transactions = pgTable(
     kafkaOffset: bigint("kafka_offset", { mode: "number" }),
     /** sha256 of the request body when the client sent an Idempotency-Key (lib/idempotency.ts); else null. */
     idempotencyFingerprint: text("idempotency_fingerprint"),
+    /** The hash chain (lib/db/chain.ts): which chain, the place in it, sha256 of the previous hash and the content. */
+    chainScope: text("chain_scope"),
+    chainSeq: bigint("chain_seq", { mode: "number" }),
+    chainHash: text("chain_hash"),
   },
   (table) => [
     // Reports page newest first with a (received_at, id) keyset cursor, optionally filtered.
@@ -52,8 +56,19 @@ export const transactions = pgTable(
     // GET /accounts/{name}: the account's rows as destination, newest first (as origin: the index above).
     index("transactions_name_dest_received_idx").on(table.nameDest, table.receivedAt.desc(), table.id.desc()),
     index("transactions_fraud_received_idx").on(table.receivedAt.desc(), table.id.desc()).where(sql`${table.isFraud}`),
+    // One row per place in a chain; `npm run verify` reads each chain in this order.
+    uniqueIndex("transactions_chain_idx").on(table.chainScope, table.chainSeq),
   ],
 );
+
+/** The last link of each chain (lib/db/chain.ts): a deleted last row or one added after it does not match. */
+export const chainHeads = pgTable("chain_heads", {
+  scope: text("scope").primaryKey(),
+  seq: bigint("seq", { mode: "number" }).notNull(),
+  hash: text("hash").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+});
 
 export type TransactionRow = typeof transactions.$inferSelect;
 export type NewTransactionRow = typeof transactions.$inferInsert;

@@ -1,5 +1,6 @@
 import { getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
+import { insertChained } from "./chain.js";
 import { type Database, getDb } from "./client.js";
 import { type NewTransactionRow, type TransactionRow, transactions } from "./schema.js";
 
@@ -46,12 +47,20 @@ function unnestInsert(chunk: NewTransactionRow[]): SQL {
  * statements of at most MAX_ROWS_PER_INSERT rows. Returns how many rows were new. Callers that need
  * all-or-nothing pass a transaction as `db`.
  */
-export async function insertTransactions(db: Pick<Database, "execute">, rows: NewTransactionRow[]): Promise<number> {
-  return (await insertNewTransactions(db, rows)).size;
+export async function insertTransactions(db: Pick<Database, "transaction">, rows: NewTransactionRow[]): Promise<number> {
+  // A transaction of its own (a savepoint inside the caller's), so the chains' heads stay locked until the rows are in.
+  return (await db.transaction((tx) => insertNewTransactions(tx, rows))).size;
 }
 
-/** As insertTransactions, returning the ids that were new (the others were stored before, or twice in `rows`). */
+/**
+ * As insertTransactions, returning the ids that were new (the others were stored before, or twice in `rows`). Each
+ * new row extends its scope's hash chain (lib/db/chain.ts); call inside a transaction.
+ */
 export async function insertNewTransactions(db: Pick<Database, "execute">, rows: NewTransactionRow[]): Promise<Set<string>> {
+  return insertChained(db, rows, insertRows);
+}
+
+async function insertRows(db: Pick<Database, "execute">, rows: NewTransactionRow[]): Promise<Set<string>> {
   const inserted = new Set<string>();
   for (let start = 0; start < rows.length; start += MAX_ROWS_PER_INSERT) {
     const result = await db.execute<{ id: string }>(unnestInsert(rows.slice(start, start + MAX_ROWS_PER_INSERT)));

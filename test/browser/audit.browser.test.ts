@@ -84,7 +84,11 @@ describe("the dashboard's audit features", () => {
   });
 
   it("opens the account view from the table, with its totals and the row whose balances do not add up", async () => {
-    await page.locator("[data-testid=transactions] tbody tr[data-id]").first().getByRole("link", { name: account, exact: true }).click();
+    await page
+      .locator("[data-testid=transactions] tbody tr[data-id]")
+      .first()
+      .getByRole("link", { name: account, exact: true })
+      .click();
     expect(new URL(page.url()).hash).toBe(`#account=${account}`);
     const panel = page.getByTestId("account");
     await expect

@@ -25,6 +25,9 @@ const row = (overrides: Partial<TransactionRow>): TransactionRow => ({
   kafkaPartition: null,
   kafkaOffset: null,
   idempotencyFingerprint: null,
+  chainScope: null,
+  chainSeq: null,
+  chainHash: null,
   ...overrides,
 });
 

@@ -30,12 +30,9 @@ export const reportRoutes: RouteConfig[] = [
           "text/csv": { schema: z.string(), example: `${CSV_HEADER}${csvLine(storedPaymentExample)}\r\n` },
         },
         headers: z.object({
-          [NEXT_CURSOR_HEADER]: z
-            .string()
-            .optional()
-            .meta({
-              description: "CSV only, when more rows match: pass it as `cursor` (with the same filters) for the next part.",
-            }),
+          [NEXT_CURSOR_HEADER]: z.string().optional().meta({
+            description: "CSV only, when more rows match: pass it as `cursor` (with the same filters) for the next part.",
+          }),
         }),
       },
       400: invalidQuery({
