@@ -68,13 +68,7 @@ export async function verifyScope(
     const rows = await db
       .select()
       .from(transactions)
-      .where(
-        and(
-          eq(transactions.chainScope, scope),
-          gt(transactions.chainSeq, expected - 1),
-          lte(transactions.chainSeq, last),
-        ),
-      )
+      .where(and(eq(transactions.chainScope, scope), gt(transactions.chainSeq, expected - 1), lte(transactions.chainSeq, last)))
       .orderBy(asc(transactions.chainSeq))
       .limit(VERIFY_CHUNK_ROWS);
     if (rows.length === 0) break;
