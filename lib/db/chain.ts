@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Database } from "./client.js";
 import { chainHeads, type NewTransactionRow, type TransactionRow } from "./schema.js";
@@ -25,8 +25,10 @@ export function chainScopeOf(row: Pick<NewTransactionRow, "kafkaTopic" | "kafkaP
 
 /** A NUMERIC(18, 2) value as PostgreSQL prints it: "181" and "181.0" are "181.00". */
 export function money2(plain: string): string {
-  const [whole = "0", fraction = ""] = plain.split(".");
-  return `${whole}.${fraction.padEnd(2, "0")}`;
+  const point = plain.indexOf(".");
+  if (point < 0) return `${plain}.00`;
+  const decimals = plain.length - point - 1;
+  return decimals >= 2 ? plain : `${plain}${"0".repeat(2 - decimals)}`;
 }
 
 /** What the hash covers, as stored. */
@@ -47,92 +49,96 @@ export type ChainContent = Pick<
   | "status"
   | "receivedAt"
   | "persistedAt"
-  | "kafkaTopic"
-  | "kafkaPartition"
-  | "kafkaOffset"
-  | "idempotencyFingerprint"
->;
+> &
+  Partial<Pick<TransactionRow, "kafkaTopic" | "kafkaPartition" | "kafkaOffset" | "idempotencyFingerprint">>;
+
+const text = (value: string) => JSON.stringify(value);
+const orNull = <T>(value: T | null | undefined, write: (value: T) => string) =>
+  value === null || value === undefined ? "null" : write(value);
 
 /**
  * The canonical serialisation (version 1): a JSON array in this fixed order, money as exact decimal strings with 2
  * decimals, instants as ISO 8601 UTC with milliseconds, absent Kafka coordinates and fingerprint as null. The
- * scope and position are part of it, so a row cannot be moved to another place or chain.
+ * scope and position are part of it, so a row cannot be moved to another place or chain. Written field by field
+ * (the consumer hashes every row): the same text as JSON.stringify of that array (test/unit/chain.test.ts).
  */
 export function canonicalContent(scope: string, seq: number, row: ChainContent): string {
-  return JSON.stringify([
-    CHAIN_VERSION,
-    scope,
-    seq,
-    row.id.toLowerCase(),
-    row.step,
-    row.type,
-    money2(row.amount),
-    row.nameOrig,
-    money2(row.oldbalanceOrg),
-    money2(row.newbalanceOrig),
-    row.nameDest,
-    money2(row.oldbalanceDest),
-    money2(row.newbalanceDest),
-    row.isFraud,
-    row.isFlaggedFraud,
-    row.status,
-    row.receivedAt.toISOString(),
-    row.persistedAt.toISOString(),
-    row.kafkaTopic ?? null,
-    row.kafkaPartition ?? null,
-    row.kafkaOffset ?? null,
-    row.idempotencyFingerprint ?? null,
-  ]);
+  return canonical(scope, seq, row, row.persistedAt.toISOString());
+}
+
+function canonical(scope: string, seq: number, row: Omit<ChainContent, "persistedAt">, persistedAt: string): string {
+  return (
+    `["${CHAIN_VERSION}",${text(scope)},${seq},"${row.id.toLowerCase()}",${row.step},"${row.type}","${money2(row.amount)}",` +
+    `${text(row.nameOrig)},"${money2(row.oldbalanceOrg)}","${money2(row.newbalanceOrig)}",${text(row.nameDest)},` +
+    `"${money2(row.oldbalanceDest)}","${money2(row.newbalanceDest)}",${row.isFraud},${row.isFlaggedFraud},"${row.status}",` +
+    `"${row.receivedAt.toISOString()}","${persistedAt}",${orNull(row.kafkaTopic, text)},` +
+    `${orNull(row.kafkaPartition, String)},${orNull(row.kafkaOffset, String)},${orNull(row.idempotencyFingerprint, text)}]`
+  );
 }
 
 export function chainHash(previousHash: string, canonical: string): string {
-  return createHash("sha256").update(previousHash).update("\n").update(canonical).digest("hex");
+  return hash("sha256", `${previousHash}\n${canonical}`, "hex");
 }
 
 type Executor = Pick<Database, "execute">;
 
+interface Head {
+  seq: number;
+  hash: string;
+}
+
 /**
- * Locks the scope's head for the rest of the transaction (creating it at the genesis), and reads it with the
- * transaction's now() in milliseconds: the persisted_at its rows are stored, and hashed, with.
+ * Locks the scopes' heads for the rest of the transaction, in name order (creating each at the genesis), and reads
+ * them with the transaction's now() as persisted_at stores it (timestamptz(3), rounded): the instant the rows that
+ * leave persisted_at to its default are stored, and hashed, with.
  */
-async function lockHead(db: Executor, scope: string): Promise<{ seq: number; hash: string; now: Date }> {
-  const { rows } = await db.execute<{ seq: string; hash: string; now_ms: string }>(
-    sql`insert into ${chainHeads} (scope, seq, hash) values (${scope}, 0, ${GENESIS_HASH})
-        on conflict (scope) do update set scope = excluded.scope
-        returning seq, hash, floor(extract(epoch from now()) * 1000)::bigint as now_ms`,
+async function lockHeads(db: Executor, scopes: string[]): Promise<{ heads: Map<string, Head>; now: Date }> {
+  const values = sql.join(
+    scopes.map((scope) => sql`(${scope}, 0, ${GENESIS_HASH})`),
+    sql`, `,
   );
-  const head = rows[0] as { seq: string; hash: string; now_ms: string };
-  return { seq: Number(head.seq), hash: head.hash, now: new Date(Number(head.now_ms)) };
-}
-
-/** `rows` (one scope, in the order they are stored), each with its place in the chain after `head`. */
-function link(scope: string, head: { seq: number; hash: string; now: Date }, rows: NewTransactionRow[]): NewTransactionRow[] {
-  let { seq, hash } = head;
-  return rows.map((row) => {
-    seq += 1;
-    const persistedAt = row.persistedAt ?? head.now;
-    const stored = { ...row, persistedAt } as NewTransactionRow & { persistedAt: Date };
-    hash = chainHash(hash, canonicalContent(scope, seq, toContent(stored)));
-    return { ...stored, chainScope: scope, chainSeq: seq, chainHash: hash };
-  });
-}
-
-function toContent(row: NewTransactionRow & { persistedAt: Date }): ChainContent {
-  return {
-    ...row,
-    kafkaTopic: row.kafkaTopic ?? null,
-    kafkaPartition: row.kafkaPartition ?? null,
-    kafkaOffset: row.kafkaOffset ?? null,
-    idempotencyFingerprint: row.idempotencyFingerprint ?? null,
-  };
+  const { rows } = await db.execute<{ scope: string; seq: string; hash: string; now_ms: string }>(
+    sql`insert into ${chainHeads} (scope, seq, hash) values ${values}
+        on conflict (scope) do update set scope = excluded.scope
+        returning scope, seq, hash, (extract(epoch from now()::timestamptz(3)) * 1000)::bigint as now_ms`,
+  );
+  const heads = new Map(rows.map((row) => [row.scope, { seq: Number(row.seq), hash: row.hash }]));
+  return { heads, now: new Date(Number(rows[0]?.now_ms)) };
 }
 
 /**
- * Stores `rows` (ON CONFLICT (id) DO NOTHING), extending each scope's chain in the rows' order, scopes in name
- * order (so two transactions never wait for each other's heads the other way round). `insert` does the plain
- * insert and answers the ids that were new. Only new rows join a chain: a redelivered id takes no place in it.
- * The common case is one pass; when some ids were stored before (a redelivery), this transaction's new rows are
- * deleted and stored again, linked without the repeats. Call inside a transaction.
+ * Each scope's rows (in the order they are stored) given their places in its chain after its head: the chain
+ * columns are set on the rows themselves (no copies: the consumer links every row it stores).
+ */
+function link(byScope: Map<string, NewTransactionRow[]>, heads: Map<string, Head>, now: Date): NewTransactionRow[] {
+  const linked: NewTransactionRow[] = [];
+  const nowIso = now.toISOString();
+  for (const [scope, rows] of byScope) {
+    let { seq, hash: previous } = heads.get(scope) as Head;
+    for (const row of rows) {
+      seq += 1;
+      previous = chainHash(previous, canonical(scope, seq, row, row.persistedAt ? row.persistedAt.toISOString() : nowIso));
+      row.chainScope = scope;
+      row.chainSeq = seq;
+      row.chainHash = previous;
+      linked.push(row);
+    }
+  }
+  return linked;
+}
+
+/** The last link of each scope that has rows. */
+function lastLinks(linked: NewTransactionRow[]): Map<string, Head> {
+  const last = new Map<string, Head>();
+  for (const row of linked) last.set(row.chainScope as string, { seq: row.chainSeq as number, hash: row.chainHash as string });
+  return last;
+}
+
+/**
+ * Stores `rows` (ON CONFLICT (id) DO NOTHING), extending each scope's chain in the rows' order: one statement locks
+ * the heads, `insert` stores the rows and answers the ids that were new, one statement moves the heads. Only new rows
+ * join a chain: a redelivered id takes no place in it. When some ids were stored before (a redelivery), this
+ * transaction's new rows are deleted and stored again, linked without the repeats. Call inside a transaction.
  */
 export async function insertChained(
   db: Executor,
@@ -150,31 +156,37 @@ export async function insertChained(
     if (scoped) scoped.push(row);
     else byScope.set(scope, [row]);
   }
-  const inserted = new Set<string>();
-  for (const scope of [...byScope.keys()].sort()) {
-    const scoped = byScope.get(scope) as NewTransactionRow[];
-    const head = await lockHead(db, scope);
-    let linked = link(scope, head, scoped);
-    let fresh = await insert(db, linked);
-    if (fresh.size !== linked.length) {
-      const ids = [...fresh];
-      if (ids.length > 0) await db.execute(sql`delete from transactions where id = any(${sql.param(ids)}::uuid[])`);
-      linked = link(
+  if (byScope.size === 0) return new Set();
+  // Name order: two transactions never wait for each other's heads the other way round.
+  const scopes = [...byScope.keys()].sort();
+  const { heads, now } = await lockHeads(db, scopes);
+  let linked = link(byScope, heads, now);
+  let fresh = await insert(db, linked);
+  if (fresh.size !== linked.length) {
+    const ids = [...fresh];
+    if (ids.length > 0) await db.execute(sql`delete from transactions where id = any(${sql.param(ids)}::uuid[])`);
+    for (const [scope, scoped] of byScope)
+      byScope.set(
         scope,
-        head,
         scoped.filter((row) => fresh.has(row.id)),
       );
-      fresh = linked.length > 0 ? await insert(db, linked) : new Set();
-      // Another transaction stored one of these ids in between: fail, and the batch is retried whole.
-      if (fresh.size !== linked.length) throw new Error(`the chain of ${scope} changed while it was extended; retry`);
-    }
-    const last = linked.at(-1);
-    if (last) {
-      await db.execute(
-        sql`update ${chainHeads} set seq = ${last.chainSeq}, hash = ${last.chainHash}, updated_at = now() where scope = ${scope}`,
-      );
-    }
-    for (const id of fresh) inserted.add(id);
+    linked = link(byScope, heads, now);
+    fresh = linked.length > 0 ? await insert(db, linked) : new Set();
+    // Another transaction stored one of these ids in between: fail, and the batch is retried whole.
+    if (fresh.size !== linked.length) throw new Error("the chains changed while they were extended; retry");
   }
-  return inserted;
+  const moved = lastLinks(linked);
+  if (moved.size > 0) {
+    const [names, seqs, hashes] = [
+      [...moved.keys()],
+      [...moved.values()].map((head) => head.seq),
+      [...moved.values()].map((head) => head.hash),
+    ];
+    await db.execute(
+      sql`update ${chainHeads} set seq = moved.seq, hash = moved.hash, updated_at = now()
+          from unnest(${sql.param(names)}::text[], ${sql.param(seqs)}::bigint[], ${sql.param(hashes)}::text[]) as moved(scope, seq, hash)
+          where chain_heads.scope = moved.scope`,
+    );
+  }
+  return fresh;
 }
