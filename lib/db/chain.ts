@@ -2,6 +2,7 @@ import { hash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Database } from "./client.js";
 import { chainHeads, type NewTransactionRow, type TransactionRow } from "./schema.js";
+import type { InsertOptions } from "./transactions.js";
 
 /**
  * Tamper evidence: every stored transaction carries chain_hash = sha256(previous hash + "\n" + its canonical
@@ -81,6 +82,7 @@ export function chainHash(previousHash: string, canonical: string): string {
 }
 
 type Executor = Pick<Database, "execute">;
+type Insert = (db: Executor, rows: NewTransactionRow[], options: InsertOptions) => Promise<Set<string>>;
 
 interface Head {
   seq: number;
@@ -88,22 +90,23 @@ interface Head {
 }
 
 /**
- * Locks the scopes' heads for the rest of the transaction, in name order (creating each at the genesis), and reads
- * them with the transaction's now() as persisted_at stores it (timestamptz(3), rounded): the instant the rows that
- * leave persisted_at to its default are stored, and hashed, with.
+ * The heads this process last moved. A batch first trusts them: one statement locks the heads that still hold
+ * these values, inserts the rows only if all of them do, and moves the heads only if every row was new. Anything
+ * else (another process moved a head, a redelivered id) falls back to reading and locking the heads first.
  */
-async function lockHeads(db: Executor, scopes: string[]): Promise<{ heads: Map<string, Head>; now: Date }> {
+const knownHeads = new Map<string, Head>();
+
+/** Locks the scopes' heads for the rest of the transaction, in name order, creating each at the genesis. */
+async function lockHeads(db: Executor, scopes: string[]): Promise<Map<string, Head>> {
   const values = sql.join(
     scopes.map((scope) => sql`(${scope}, 0, ${GENESIS_HASH})`),
     sql`, `,
   );
-  const { rows } = await db.execute<{ scope: string; seq: string; hash: string; now_ms: string }>(
+  const { rows } = await db.execute<{ scope: string; seq: string; hash: string }>(
     sql`insert into ${chainHeads} (scope, seq, hash) values ${values}
-        on conflict (scope) do update set scope = excluded.scope
-        returning scope, seq, hash, (extract(epoch from now()::timestamptz(3)) * 1000)::bigint as now_ms`,
+        on conflict (scope) do update set scope = excluded.scope returning scope, seq, hash`,
   );
-  const heads = new Map(rows.map((row) => [row.scope, { seq: Number(row.seq), hash: row.hash }]));
-  return { heads, now: new Date(Number(rows[0]?.now_ms)) };
+  return new Map(rows.map((row) => [row.scope, { seq: Number(row.seq), hash: row.hash }]));
 }
 
 /**
@@ -118,7 +121,6 @@ function link(byScope: Map<string, NewTransactionRow[]>, heads: Map<string, Head
     for (const row of rows) {
       seq += 1;
       previous = chainHash(previous, canonical(scope, seq, row, row.persistedAt ? row.persistedAt.toISOString() : nowIso));
-      row.chainScope = scope;
       row.chainSeq = seq;
       row.chainHash = previous;
       linked.push(row);
@@ -130,21 +132,48 @@ function link(byScope: Map<string, NewTransactionRow[]>, heads: Map<string, Head
 /** The last link of each scope that has rows. */
 function lastLinks(linked: NewTransactionRow[]): Map<string, Head> {
   const last = new Map<string, Head>();
-  for (const row of linked) last.set(row.chainScope as string, { seq: row.chainSeq as number, hash: row.chainHash as string });
+  for (const row of linked) last.set(chainScopeOf(row), { seq: row.chainSeq as number, hash: row.chainHash as string });
   return last;
 }
 
+const headArrays = (heads: Map<string, Head>) =>
+  sql`unnest(${sql.param([...heads.keys()])}::text[], ${sql.param([...heads.values()].map((head) => head.seq))}::bigint[], ${sql.param([...heads.values()].map((head) => head.hash))}::text[])`;
+
+async function moveHeads(db: Executor, moved: Map<string, Head>): Promise<void> {
+  if (moved.size === 0) return;
+  await db.execute(
+    sql`update ${chainHeads} set seq = moved.seq, hash = moved.hash, updated_at = now()
+        from ${headArrays(moved)} as moved(scope, seq, hash) where chain_heads.scope = moved.scope`,
+  );
+  for (const [scope, head] of moved) knownHeads.set(scope, head);
+}
+
+/** The one statement of a batch whose heads this process knows: lock them if unchanged, insert, move them. */
+function guarded(expected: Map<string, Head>, moved: Map<string, Head>, rows: number): InsertOptions["wrap"] {
+  return {
+    onlyIf: sql`(select count(*) from locked) = ${expected.size}`,
+    statement: (insert) =>
+      sql`with locked as (
+            select h.scope from ${chainHeads} h join ${headArrays(expected)} as known(scope, seq, hash)
+              on h.scope = known.scope and h.seq = known.seq and h.hash = known.hash
+            order by h.scope for update of h),
+          inserted as (${insert}),
+          moved as (
+            update ${chainHeads} set seq = moved.seq, hash = moved.hash, updated_at = now()
+            from ${headArrays(moved)} as moved(scope, seq, hash)
+            where chain_heads.scope = moved.scope and (select count(*) from inserted) = ${rows})
+          select id from inserted`,
+  };
+}
+
 /**
- * Stores `rows` (ON CONFLICT (id) DO NOTHING), extending each scope's chain in the rows' order: one statement locks
- * the heads, `insert` stores the rows and answers the ids that were new, one statement moves the heads. Only new rows
- * join a chain: a redelivered id takes no place in it. When some ids were stored before (a redelivery), this
+ * Stores `rows` (ON CONFLICT (id) DO NOTHING), extending each scope's chain in the rows' order; `insert` stores
+ * them and answers the ids that were new. Only new rows join a chain: a redelivered id takes no place in it. In the
+ * common case this is one statement (see knownHeads); else the heads are locked first (in name order, so two
+ * transactions never wait for each other the other way round), and when some ids were stored before, this
  * transaction's new rows are deleted and stored again, linked without the repeats. Call inside a transaction.
  */
-export async function insertChained(
-  db: Executor,
-  rows: NewTransactionRow[],
-  insert: (db: Executor, rows: NewTransactionRow[]) => Promise<Set<string>>,
-): Promise<Set<string>> {
+export async function insertChained(db: Executor, rows: NewTransactionRow[], insert: Insert, maxRowsPerStatement: number) {
   const byScope = new Map<string, NewTransactionRow[]>();
   const seen = new Set<string>();
   for (const row of rows) {
@@ -156,12 +185,30 @@ export async function insertChained(
     if (scoped) scoped.push(row);
     else byScope.set(scope, [row]);
   }
-  if (byScope.size === 0) return new Set();
-  // Name order: two transactions never wait for each other's heads the other way round.
+  if (byScope.size === 0) return new Set<string>();
   const scopes = [...byScope.keys()].sort();
-  const { heads, now } = await lockHeads(db, scopes);
-  let linked = link(byScope, heads, now);
-  let fresh = await insert(db, linked);
+  const now = new Date();
+  const known = new Map(scopes.flatMap((scope) => (knownHeads.has(scope) ? [[scope, knownHeads.get(scope) as Head]] : [])));
+  let heads: Map<string, Head> | undefined;
+  let fresh = new Set<string>();
+  let linked: NewTransactionRow[] = [];
+  if (known.size === scopes.length && seen.size <= maxRowsPerStatement) {
+    linked = link(byScope, known, now);
+    const moved = lastLinks(linked);
+    fresh = await insert(db, linked, { persistedAt: now, wrap: guarded(known, moved, linked.length) });
+    if (fresh.size === linked.length) {
+      for (const [scope, head] of moved) knownHeads.set(scope, head);
+      return fresh;
+    }
+    // Rows went in: the heads were as known, and are locked, but not moved (some ids were stored before).
+    if (fresh.size > 0) heads = known;
+  }
+  if (!heads) {
+    heads = await lockHeads(db, scopes);
+    for (const [scope, head] of heads) knownHeads.set(scope, head);
+    linked = link(byScope, heads, now);
+    fresh = await insert(db, linked, { persistedAt: now });
+  }
   if (fresh.size !== linked.length) {
     const ids = [...fresh];
     if (ids.length > 0) await db.execute(sql`delete from transactions where id = any(${sql.param(ids)}::uuid[])`);
@@ -171,22 +218,10 @@ export async function insertChained(
         scoped.filter((row) => fresh.has(row.id)),
       );
     linked = link(byScope, heads, now);
-    fresh = linked.length > 0 ? await insert(db, linked) : new Set();
+    fresh = linked.length > 0 ? await insert(db, linked, { persistedAt: now }) : new Set<string>();
     // Another transaction stored one of these ids in between: fail, and the batch is retried whole.
     if (fresh.size !== linked.length) throw new Error("the chains changed while they were extended; retry");
   }
-  const moved = lastLinks(linked);
-  if (moved.size > 0) {
-    const [names, seqs, hashes] = [
-      [...moved.keys()],
-      [...moved.values()].map((head) => head.seq),
-      [...moved.values()].map((head) => head.hash),
-    ];
-    await db.execute(
-      sql`update ${chainHeads} set seq = moved.seq, hash = moved.hash, updated_at = now()
-          from unnest(${sql.param(names)}::text[], ${sql.param(seqs)}::bigint[], ${sql.param(hashes)}::text[]) as moved(scope, seq, hash)
-          where chain_heads.scope = moved.scope`,
-    );
-  }
+  await moveHeads(db, lastLinks(linked));
   return fresh;
 }

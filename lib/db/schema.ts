@@ -34,7 +34,7 @@ export const transactions = pgTable(
     status: text("status", { enum: ["Historical", "Completed"] }).notNull(),
     /** When the API accepted it (or the seed read it). */
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date", precision: 3 }).notNull(),
-    /** When the consumer's transaction committed it. */
+    /** When the consumer stored it: its clock, one instant a batch (lib/db/chain.ts hashes it with the row). */
     persistedAt: timestamp("persisted_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
     /** Where it came from in Kafka; null for seeded rows. */
     kafkaTopic: text("kafka_topic"),
@@ -43,7 +43,7 @@ export const transactions = pgTable(
     /** sha256 of the request body when the client sent an Idempotency-Key (lib/idempotency.ts); else null. */
     idempotencyFingerprint: text("idempotency_fingerprint"),
     /** The hash chain (lib/db/chain.ts): which chain, the place in it, sha256 of the previous hash and the content. */
-    chainScope: text("chain_scope"),
+    chainScope: text("chain_scope").generatedAlwaysAs(sql`coalesce(kafka_topic || '-' || kafka_partition, 'historical')`),
     chainSeq: bigint("chain_seq", { mode: "number" }),
     chainHash: text("chain_hash"),
   },

@@ -60,6 +60,13 @@ async function chainOf(count: number): Promise<{ scope: string; ids: string[] }>
 
 const query = (text: string, values: unknown[] = []) => getPool().query(text, values);
 
+/** A stored row as an insertable one, without its place in a chain. */
+async function storedRow(id: string): Promise<NewTransactionRow> {
+  const [row] = await getDb().select().from(transactions).where(eq(transactions.id, id));
+  const { chainScope: _scope, chainSeq: _seq, chainHash: _hash, persistedAt: _at, ...content } = row as TransactionRow;
+  return content;
+}
+
 afterAll(async () => {
   await disconnectProducer();
   await closeDb();
@@ -120,15 +127,16 @@ describe("the hash chain", () => {
     const { scope, ids } = await chainOf(3);
     const copy = `insert into transactions (id, step, type, amount, name_orig, old_balance_orig, new_balance_orig, name_dest,
         old_balance_dest, new_balance_dest, is_fraud, is_flagged_fraud, status, received_at, kafka_topic, kafka_partition,
-        kafka_offset, chain_scope, chain_seq, chain_hash)
+        kafka_offset, chain_seq, chain_hash)
       select $2, step, type, amount, name_orig, old_balance_orig, new_balance_orig, name_dest, old_balance_dest,
         new_balance_dest, is_fraud, is_flagged_fraud, status, received_at, kafka_topic, kafka_partition, kafka_offset,
-        $3, $4, $5
+        $3, $4
       from transactions where id = $1`;
-    await expect(query(copy, [ids[0], uuidv7(), null, null, null])).rejects.toMatchObject({ code: "23514" });
+    await expect(query(copy, [ids[0], uuidv7(), null, null])).rejects.toMatchObject({ code: "23514" });
 
+    // chain_scope is generated from the Kafka columns: the copy lands in the same chain.
     const forged = uuidv7();
-    await query(copy, [ids[0], forged, scope, 4, "f".repeat(64)]);
+    await query(copy, [ids[0], forged, 4, "f".repeat(64)]);
     const result = await verify("--scope", scope);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`row 4 (id ${forged}): beyond the chain's head (row 3): inserted by hand`);
@@ -173,6 +181,37 @@ describe("the hash chain", () => {
       { id: d, seq: 4 },
     ]);
     const result = await verify("--scope", `${topic}-0`);
+    expect(result.code, result.stdout).toBe(0);
+  });
+
+  it("stays intact when another process extends the same chain between two batches of this one", async () => {
+    const { scope, ids } = await chainOf(2);
+    const topic = scope.slice(0, -2);
+    // Another process (with heads of its own) stores two rows of the same partition.
+    const other = `
+      import { v7 } from "uuid";
+      import { closeDb, getDb } from "./lib/db/client.ts";
+      import { insertTransactions } from "./lib/db/transactions.ts";
+      const row = (offset) => ({ id: v7(), step: 1, type: "DEBIT", amount: "1.00", nameOrig: "C1", oldbalanceOrg: "1.00",
+        newbalanceOrig: "0.00", nameDest: "C2", oldbalanceDest: "0.00", newbalanceDest: "1.00", isFraud: false,
+        isFlaggedFraud: false, status: "Completed", receivedAt: new Date(), kafkaTopic: ${JSON.stringify(topic)},
+        kafkaPartition: 0, kafkaOffset: offset });
+      await insertTransactions(getDb(), [row(100), row(101)]);
+      await closeDb();`;
+    await new Promise<void>((done, fail) =>
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", other],
+        { cwd: REPO, env: process.env },
+        (error) => (error ? fail(error) : done()),
+      ),
+    );
+    // This process still knows the head it left at row 2: its next batch must notice and link after row 4.
+    const rows: NewTransactionRow[] = [{ ...(await storedRow(ids[0] as string)), id: uuidv7(), kafkaOffset: 200 }];
+    expect(await insertTransactions(getDb(), rows)).toBe(1);
+    const seqs = await query("select chain_seq::int as seq from transactions where chain_scope = $1 order by chain_seq", [scope]);
+    expect(seqs.rows.map((row) => row.seq)).toEqual([1, 2, 3, 4, 5]);
+    const result = await verify("--scope", scope);
     expect(result.code, result.stdout).toBe(0);
   });
 
