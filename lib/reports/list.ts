@@ -4,7 +4,7 @@ import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
 import { deadLetters, type TransactionRow, transactions } from "../db/schema.js";
 import { InvalidInputError, NotFoundError, TransactionDeadLetteredError } from "../errors.js";
-import { AccountName, ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
+import { ReceivedAt, TRANSACTION_STATUSES, TRANSACTION_TYPES } from "../transaction.js";
 import { invalidInput } from "../validation.js";
 import type { ReportPage, StoredTransaction } from "./schemas.js";
 
@@ -61,7 +61,10 @@ export const ReportsQuery = z.strictObject({
   status: z.enum(TRANSACTION_STATUSES, { error: `one of ${TRANSACTION_STATUSES.join(", ")}` }).optional(),
   type: z.enum(TRANSACTION_TYPES, { error: `one of ${TRANSACTION_TYPES.join(", ")}` }).optional(),
   isFraud: BooleanParam.optional(),
-  nameOrig: AccountName.optional(),
+  nameOrig: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'")
+    .optional(),
   format: z
     .enum(["json", "csv"], { error: "json or csv" })
     .optional()
@@ -73,7 +76,7 @@ export const ReportsQuery = z.strictObject({
   asOf: ReceivedAt.optional().meta({
     description:
       "An instant (ISO 8601 with offset): only rows stored (persistedAt) at or before it, so a report can be run again as it was. " +
-      "A row's persistedAt is its storing transaction's start, so an instant less than a few seconds old may still gain rows.",
+      "A row's persistedAt is its storing batch's instant (the consumer's clock), so an instant less than a few seconds old may still gain rows.",
   }),
 });
 export type ReportsQuery = z.output<typeof ReportsQuery>;
