@@ -6,8 +6,9 @@ import type { InsertOptions } from "./transactions.js";
 
 /**
  * Tamper evidence: every stored transaction carries chain_hash = sha256(previous hash + "\n" + its canonical
- * content), chain_seq (1, 2, 3, ... within its scope) and chain_scope (generated from its Kafka columns). chain_heads holds each scope's last
- * (seq, hash). A row edited, deleted or inserted by hand no longer recomputes (`npm run verify`).
+ * content), chain_seq (1, 2, 3, ... within its scope) and chain_scope (generated from its Kafka columns).
+ * chain_heads holds each scope's last (seq, hash). A row edited, deleted or inserted by hand no longer
+ * recomputes (`npm run verify`).
  *
  * Scope: one chain per Kafka topic-partition ("<topic>-<partition>", the MSK event's own key), and one for rows
  * without Kafka coordinates (seeded Historical rows, "historical"). A consume batch is one partition's records in
