@@ -45,7 +45,7 @@ export const Money = z.preprocess(exactDigits, z.union([z.number(), z.string()])
 /** PaySim's 0/1 flags; JSON clients may also send booleans. */
 const Flag = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((value) => value === true || value === 1);
 
-const AccountName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'");
+export const AccountName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'");
 
 /** One PaySim transaction, the 11 columns, as the API accepts it. Output: amounts as exact decimal strings. */
 export const TransactionInput = z.strictObject({

@@ -47,4 +47,7 @@ export const COPY_COLUMNS = [
   "kafka_topic",
   "kafka_partition",
   "kafka_offset",
+  // The hash chain (lib/db/chain.ts; chain_scope is generated): the reference copies the rows as stored, chained.
+  "chain_seq",
+  "chain_hash",
 ] as const;

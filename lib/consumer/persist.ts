@@ -31,7 +31,7 @@ export interface BatchSummary {
   ms: number;
 }
 
-/** A valid message as a row: status Completed, its Kafka coordinates; persisted_at is the storing transaction's now(). */
+/** A valid message as a row: status Completed, its Kafka coordinates; persisted_at is the storing batch's instant (lib/db/chain.ts). */
 export function toTransactionRow({ record, message }: ValidRecord): NewTransactionRow {
   return {
     id: message.id,

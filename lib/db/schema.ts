@@ -36,7 +36,7 @@ export const transactions = pgTable(
     status: text("status", { enum: ["Historical", "Completed"] }).notNull(),
     /** When the API accepted it (or the seed read it). */
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date", precision: 3 }).notNull(),
-    /** When the consumer's transaction committed it. */
+    /** When the consumer stored it: its clock, one instant a batch (lib/db/chain.ts hashes it with the row). */
     persistedAt: timestamp("persisted_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
     /** Where it came from in Kafka; null for seeded rows. */
     kafkaTopic: text("kafka_topic"),
@@ -44,6 +44,10 @@ export const transactions = pgTable(
     kafkaOffset: bigint("kafka_offset", { mode: "number" }),
     /** sha256 of the request body when the client sent an Idempotency-Key (lib/idempotency.ts); else null. */
     idempotencyFingerprint: text("idempotency_fingerprint"),
+    /** The hash chain (lib/db/chain.ts): which chain, the place in it, sha256 of the previous hash and the content. */
+    chainScope: text("chain_scope").generatedAlwaysAs(sql`coalesce(kafka_topic || '-' || kafka_partition, 'historical')`),
+    chainSeq: bigint("chain_seq", { mode: "number" }),
+    chainHash: text("chain_hash"),
   },
   (table) => [
     // Reports page newest first with a (received_at, id) keyset cursor, optionally filtered: one index per
@@ -61,7 +65,11 @@ export const transactions = pgTable(
       .where(sql`${table.status} = 'Historical'`),
     index("transactions_type_received_idx").on(table.type, table.receivedAt.desc(), table.id.desc()),
     index("transactions_name_orig_received_idx").on(table.nameOrig, table.receivedAt.desc(), table.id.desc()),
+    // GET /accounts/{name}: the account's rows as destination, newest first (as origin: the index above).
+    index("transactions_name_dest_received_idx").on(table.nameDest, table.receivedAt.desc(), table.id.desc()),
     index("transactions_fraud_received_idx").on(table.receivedAt.desc(), table.id.desc()).where(sql`${table.isFraud}`),
+    // One row per place in a chain; `npm run verify` reads each chain in this order.
+    uniqueIndex("transactions_chain_idx").on(table.chainScope, table.chainSeq),
   ],
 );
 
@@ -88,6 +96,15 @@ export const transactionTotals = pgTable(
   },
   (table) => [primaryKey({ columns: [table.step, table.type, table.status, table.shard] })],
 );
+
+/** The last link of each chain (lib/db/chain.ts): a deleted last row or one added after it does not match. */
+export const chainHeads = pgTable("chain_heads", {
+  scope: text("scope").primaryKey(),
+  seq: bigint("seq", { mode: "number" }).notNull(),
+  hash: text("hash").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date", precision: 3 }).notNull().defaultNow(),
+});
 
 export type TransactionRow = typeof transactions.$inferSelect;
 export type NewTransactionRow = typeof transactions.$inferInsert;

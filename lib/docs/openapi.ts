@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from "@asteasolutions/zod-to-openapi";
 import type { OpenAPIObject } from "openapi3-ts/oas31";
 import { API_KEY_HEADER } from "../http/api-key.js";
+import { accountRoutes } from "./openapi/accounts.js";
 import { pipelineRoutes } from "./openapi/pipeline.js";
 import { reportRoutes } from "./openapi/reports.js";
 import { serviceRoutes } from "./openapi/service.js";
@@ -18,7 +19,13 @@ export const API_VERSION = "0.1.0";
 export const API_KEY_SCHEME = "ApiKey";
 
 /** Every route of serverless.yml except the Swagger UI assets (GET /docs/{file+}). */
-export const documentedRoutes: RouteConfig[] = [...transactionRoutes, ...reportRoutes, ...serviceRoutes, ...pipelineRoutes];
+export const documentedRoutes: RouteConfig[] = [
+  ...transactionRoutes,
+  ...reportRoutes,
+  ...accountRoutes,
+  ...serviceRoutes,
+  ...pipelineRoutes,
+];
 
 const registry = new OpenAPIRegistry();
 

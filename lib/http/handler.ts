@@ -38,3 +38,13 @@ export function route(handler: HttpHandler<APIGatewayProxyEvent>) {
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode, headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) };
 }
+
+/** A text body of another media type (text/csv). */
+export function textResponse(
+  statusCode: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return { statusCode, headers: { "Content-Type": contentType, ...headers }, body };
+}

@@ -1,4 +1,4 @@
-import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, lte, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../db/client.js";
 import { readDatabase } from "../db/reads.js";
@@ -65,6 +65,19 @@ export const ReportsQuery = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, '_' or '-'")
     .optional(),
+  format: z
+    .enum(["json", "csv"], { error: "json or csv" })
+    .optional()
+    .meta({
+      description:
+        "csv: the same rows as a CSV file (also when Accept names text/csv), up to 20,000 a response (`limit`, default 20,000), " +
+        "the rest after the Next-Cursor response header.",
+    }),
+  asOf: ReceivedAt.optional().meta({
+    description:
+      "An instant (ISO 8601 with offset): only rows stored (persistedAt) at or before it, so a report can be run again as it was. " +
+      "A row's persistedAt is its storing batch's instant (the consumer's clock), so an instant less than a few seconds old may still gain rows.",
+  }),
 });
 export type ReportsQuery = z.output<typeof ReportsQuery>;
 
@@ -116,6 +129,7 @@ export async function listTransactions(query: ReportsQuery, db?: Database): Prom
   if (query.type) conditions.push(eq(transactions.type, query.type));
   if (query.isFraud !== undefined) conditions.push(eq(transactions.isFraud, query.isFraud));
   if (query.nameOrig) conditions.push(eq(transactions.nameOrig, query.nameOrig));
+  if (query.asOf) conditions.push(lte(transactions.persistedAt, new Date(query.asOf)));
   if (query.cursor) {
     conditions.push(
       sql`(${transactions.receivedAt}, ${transactions.id}) < (${query.cursor.receivedAt}::timestamptz, ${query.cursor.id}::uuid)`,

@@ -270,11 +270,13 @@ describe("fault: ordinary database trouble under npm start is an outage, never p
     const other = new pg.Client({ connectionString: database.url });
     other.on("error", () => {});
     await other.connect();
+    // A place in the (historical) hash chain no real row takes: the check constraint wants one; the rows roll back.
     const insert = (id: string) =>
       other.query(
         `insert into transactions (id, step, type, amount, name_orig, old_balance_orig, new_balance_orig, name_dest,
-           old_balance_dest, new_balance_dest, is_fraud, is_flagged_fraud, status, received_at)
-         values ($1, 1, 'PAYMENT', 1, 'C-other', 0, 0, 'M-other', 0, 0, false, false, 'Completed', now())`,
+           old_balance_dest, new_balance_dest, is_fraud, is_flagged_fraud, status, received_at, chain_seq, chain_hash)
+         values ($1, 1, 'PAYMENT', 1, 'C-other', 0, 0, 'M-other', 0, 0, false, false, 'Completed', now(),
+           9000000000000000 + (random() * 1e12)::bigint, 'other')`,
         [id],
       );
     // The consume function's sessions check for a deadlock 600 ms into a lock wait (before their 1 s statement

@@ -66,6 +66,7 @@ const SCRIPTS: { script: string; label: string; usage: string; args?: string[]; 
     args: ["--from", "0"],
     option: "--from <position>",
   },
+  { script: "scripts/verify.ts", label: "verify", usage: "Usage: npm run verify -- [options]", option: "--scope <scope>" },
 ];
 
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .*:\d+/);

@@ -196,7 +196,7 @@ describe("drizzle migrations", () => {
         "select numeric_precision, numeric_scale from information_schema.columns where table_name = 'transactions' and column_name = 'amount'",
       );
       await client.end();
-      expect(rows.map((row) => row.table_name)).toEqual(["dead_letters", "transaction_totals", "transactions"]);
+      expect(rows.map((row) => row.table_name)).toEqual(["chain_heads", "dead_letters", "transaction_totals", "transactions"]);
       expect(amount.rows[0]).toEqual({ numeric_precision: 18, numeric_scale: 2 });
     } finally {
       await admin.query(`drop database "${database}" with (force)`);

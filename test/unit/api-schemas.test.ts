@@ -31,6 +31,9 @@ describe("the response schemas of the OpenAPI document", () => {
       kafkaPartition: 0,
       kafkaOffset: 17,
       idempotencyFingerprint: null,
+      chainScope: null,
+      chainSeq: null,
+      chainHash: null,
     };
     expect(StoredTransaction.parse(toView(row))).toEqual(toView(row));
     const seeded = { ...row, status: "Historical" as const, kafkaTopic: null, kafkaPartition: null, kafkaOffset: null };

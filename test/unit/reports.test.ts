@@ -48,6 +48,25 @@ describe("parseReportsQuery", () => {
   });
 });
 
+describe("asOf", () => {
+  it("accepts an ISO instant with Z or an offset, and keeps it as written", () => {
+    expect(parseReportsQuery({ asOf: "2025-06-18T10:00:00Z" })).toEqual({ limit: 100, asOf: "2025-06-18T10:00:00Z" });
+    expect(parseReportsQuery({ asOf: "2025-06-18T12:00:00.123+02:00" }).asOf).toBe("2025-06-18T12:00:00.123+02:00");
+  });
+
+  it.each(["2025-06-18", "2025-06-18T10:00:00", "0000-01-01T00:00:00Z", "2025-02-30T00:00:00Z", "now"])(
+    "rejects %s with 400 naming asOf",
+    (asOf) => {
+      expect(() => parseReportsQuery({ asOf })).toThrow(InvalidInputError);
+      try {
+        parseReportsQuery({ asOf });
+      } catch (error) {
+        expect(new Set((error as InvalidInputError).issues.map((issue) => issue.field))).toEqual(new Set(["asOf"]));
+      }
+    },
+  );
+});
+
 describe("parseTransactionId", () => {
   it("accepts a UUID in either case and rejects anything else with 400", () => {
     expect(parseTransactionId("01A20EC1-83C7-7138-8B86-03620842374A")).toBe("01a20ec1-83c7-7138-8b86-03620842374a");

@@ -1,4 +1,6 @@
 import type { RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { CSV_HEADER, csvLine, MAX_CSV_BYTES, MAX_CSV_ROWS, NEXT_CURSOR_HEADER } from "../../reports/csv.js";
 import { ReportsQuery } from "../../reports/list.js";
 import { storedPaymentExample, summaryExample } from "../../reports/schemas.js";
 import { SUMMARY_CACHE_MS, SummaryQuery } from "../../reports/summary.js";
@@ -12,10 +14,27 @@ export const reportRoutes: RouteConfig[] = [
     operationId: "listTransactions",
     tags: ["reports"],
     summary: "Stored transactions, newest first",
-    description: "Keyset pagination: pass the previous page's `nextCursor` as `cursor`. Filters combine with AND.",
+    description:
+      "Keyset pagination: pass the previous page's `nextCursor` as `cursor`. Filters combine with AND. `asOf` answers as the " +
+      "log stood at that instant (rows stored by then). `format=csv` (or `Accept: text/csv`) answers the same rows as CSV: " +
+      `a bounded export of at most ${MAX_CSV_ROWS} rows (\`limit\`) and about ${MAX_CSV_BYTES / 1024 / 1024} MiB a response, because ` +
+      "API Gateway and Lambda buffer a response (6 MB at most); when more rows match, the `Next-Cursor` header is the `cursor` of the " +
+      "next response, and every response is a whole CSV file with its header row. Money columns are exact decimals as stored; text " +
+      "cells starting with = + - @ tab or CR are prefixed with a single quote so spreadsheets never run them as formulas.",
     request: { query: ReportsQuery },
     responses: {
-      200: { description: "One page.", ...json(ReportPageRef, { items: [storedPaymentExample], nextCursor: null }) },
+      200: {
+        description: "One page (JSON), or a CSV export of the matching rows.",
+        content: {
+          ...json(ReportPageRef, { items: [storedPaymentExample], nextCursor: null }).content,
+          "text/csv": { schema: z.string(), example: `${CSV_HEADER}${csvLine(storedPaymentExample)}\r\n` },
+        },
+        headers: z.object({
+          [NEXT_CURSOR_HEADER]: z.string().optional().meta({
+            description: "CSV only, when more rows match: pass it as `cursor` (with the same filters) for the next part.",
+          }),
+        }),
+      },
       400: invalidQuery({
         status: 400,
         error: "Bad Request",

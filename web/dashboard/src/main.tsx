@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { useMemo, useState } from "preact/hooks";
+import { AccountPanel } from "./account.js";
 import { type Api, api, forgetKey, KeyRefusedError, storedKey, storeKey } from "./api.js";
 import { PipelinePanels } from "./pipeline.js";
 import { SummaryPanels } from "./summary.js";
@@ -62,6 +63,14 @@ function Dashboard({ client, onSignOut, onRefused }: { client: Api; onSignOut: (
           throw error;
         }
       },
+      async csv(path, query) {
+        try {
+          return await client.csv(path, query);
+        } catch (error) {
+          if (error instanceof KeyRefusedError) onRefused();
+          throw error;
+        }
+      },
     }),
     [client, onRefused],
   );
@@ -82,6 +91,7 @@ function Dashboard({ client, onSignOut, onRefused }: { client: Api; onSignOut: (
       </header>
       <PipelinePanels api={guarded} live={live} />
       <SummaryPanels api={guarded} live={live} />
+      <AccountPanel api={guarded} />
       <TransactionsTable api={guarded} live={live} />
     </main>
   );

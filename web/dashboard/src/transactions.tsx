@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { accountHref } from "./account.js";
 import type { Api, ReportPage } from "./api.js";
+import { downloadCsv } from "./download.js";
 import { usePoll } from "./poll.js";
 import { Unavailable } from "./unavailable.js";
 
@@ -71,6 +73,17 @@ export function TransactionsTable({ api, live }: { api: Api; live: boolean }) {
     if (page && firstPage) seen.current = new Set(page.items.map(({ id }) => id));
   }, [page, firstPage]);
 
+  // Every row matching the filters, not just this page, as one file.
+  const [download, setDownload] = useState<{ running: boolean; rows: number; error?: string }>({ running: false, rows: 0 });
+  const startDownload = () => {
+    setDownload({ running: true, rows: 0 });
+    downloadCsv(api, { ...filters }, (rows) => setDownload({ running: true, rows }))
+      .then((rows) => setDownload({ running: false, rows }))
+      .catch((caught: unknown) =>
+        setDownload({ running: false, rows: 0, error: caught instanceof Error ? caught.message : String(caught) }),
+      );
+  };
+
   const set = (name: keyof Filters) => (event: Event) =>
     setFilters((current) => ({ ...current, [name]: (event.target as HTMLSelectElement).value }));
 
@@ -106,7 +119,11 @@ export function TransactionsTable({ api, live }: { api: Api; live: boolean }) {
           class={ACCOUNT.test(account) ? "" : "invalid"}
           onInput={(event) => setAccount((event.target as HTMLInputElement).value.trim())}
         />
+        <button type="button" class="secondary" data-testid="download-csv" disabled={download.running} onClick={startDownload}>
+          {download.running ? `CSV… ${download.rows} rows` : "Download CSV"}
+        </button>
       </div>
+      {download.error ? <p class="error" role="alert">{`CSV download failed: ${download.error}`}</p> : null}
       {error ? (
         <Unavailable testId="transactions-unavailable" what="Transactions" reason={error.message} shownFrom={page && updatedAt} />
       ) : null}
@@ -134,8 +151,12 @@ export function TransactionsTable({ api, live }: { api: Api; live: boolean }) {
               <td class="num">{item.step}</td>
               <td>{item.type}</td>
               <td class="num mono">{item.amount}</td>
-              <td class="mono">{item.nameOrig}</td>
-              <td class="mono">{item.nameDest}</td>
+              <td class="mono">
+                <a href={accountHref(item.nameOrig)}>{item.nameOrig}</a>
+              </td>
+              <td class="mono">
+                <a href={accountHref(item.nameDest)}>{item.nameDest}</a>
+              </td>
               <td>{item.isFraud ? <span class="badge fraud">fraud</span> : item.isFlaggedFraud ? "flagged" : ""}</td>
               <td data-col="status">
                 <span class={`badge ${item.status.toLowerCase()}`}>{item.status}</span>

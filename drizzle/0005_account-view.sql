@@ -1,0 +1,1 @@
+CREATE INDEX "transactions_name_dest_received_idx" ON "transactions" USING btree ("name_dest","received_at" DESC NULLS LAST,"id" DESC NULLS LAST);
