@@ -87,15 +87,16 @@ async function withApi(
 /** Stage 2: POST /transaction, one transaction a request. */
 export async function apiSingle(context: RunContext, ceiling: number | undefined): Promise<void> {
   const { sizes } = context;
+  const singleLoad = (baseUrl: string): LoadOptions => ({
+    url: `${baseUrl}/transaction`,
+    connections: sizes.httpConnections,
+    durationSec: sizes.httpDurationSec,
+    bodies: context.bodies,
+    successStatus: 202,
+    headers: { "x-api-key": BENCH_API_KEY },
+  });
   await withApi(context, "api-single", async (baseUrl) => {
-    const result = await measure(context, "2 POST /transaction", {
-      url: `${baseUrl}/transaction`,
-      connections: sizes.httpConnections,
-      durationSec: sizes.httpDurationSec,
-      bodies: context.bodies,
-      successStatus: 202,
-      headers: { "x-api-key": BENCH_API_KEY },
-    });
+    const result = await measure(context, "2 POST /transaction", singleLoad(baseUrl));
     context.details.single = result;
     context.rows.push(
       row("2 POST /transaction", `202/s, ${sizes.httpConnections} conns`, result.succeededPerSec, "req/s", {
@@ -112,14 +113,7 @@ export async function apiSingle(context: RunContext, ceiling: number | undefined
     context,
     "api-single-npm-start",
     async (baseUrl, topic) => {
-      const result = await measure(context, "2 POST /transaction under npm start", {
-        url: `${baseUrl}/transaction`,
-        connections: sizes.httpConnections,
-        durationSec: sizes.httpDurationSec,
-        bodies: context.bodies,
-        successStatus: 202,
-        headers: { "x-api-key": BENCH_API_KEY },
-      });
+      const result = await measure(context, "2 POST /transaction under npm start", singleLoad(baseUrl));
       const stored = await storedFromTopic(context, topic);
       context.details.singleUnderNpmStart = { ...result, stored };
       context.rows.push(
