@@ -1,6 +1,7 @@
 import type { MSKEvent } from "aws-lambda";
+import type pg from "pg";
 import { config } from "../config.js";
-import { type Database, getDb } from "../db/client.js";
+import { type Database, getDb, type Transaction, transactionOnConnection } from "../db/client.js";
 import type { NewTransactionRow, TransactionRow } from "../db/schema.js";
 import { insertNewTransactions, readStoredRows } from "../db/transactions.js";
 import { asDependencyError, classifyFailure, describeFailure } from "../failures.js";
@@ -133,7 +134,7 @@ export interface ConsumeOptions {
 
 /**
  * The consume function's domain step: MSK event -> decode and validate each record -> one database
- * transaction that inserts the valid rows (ON CONFLICT (id) DO NOTHING, chunks of <= 3,000 rows) and
+ * transaction that stores the valid rows (one COPY; ON CONFLICT (id) DO NOTHING when some were stored before) and
  * the poison records' dead letters (ON CONFLICT (topic, partition, offset) DO NOTHING) -> produce the
  * dead letters. Idempotent: delivering the same batch again stores nothing twice.
  * Only content is poison: a database or broker outage is thrown as DependencyUnavailableError, whatever its
@@ -170,9 +171,6 @@ interface StoredBatch {
   conflicts: PoisonRecord[];
 }
 
-/** The storing transaction, as Drizzle hands it to `db.transaction`'s callback. */
-type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
-
 interface Inserted {
   /** Ids new to the table. */
   newIds: Set<string>;
@@ -181,9 +179,9 @@ interface Inserted {
   rejected: PoisonRecord[];
 }
 
-/** The fast path: the valid rows in one statement per 5,000 (ON CONFLICT (id) DO NOTHING). */
-async function insertAll(tx: Transaction, valid: ValidRecord[]): Promise<Inserted> {
-  return { newIds: await insertNewTransactions(tx, valid.map(toTransactionRow)), accepted: valid, rejected: [] };
+/** The fast path: the valid rows in one COPY (ON CONFLICT (id) DO NOTHING when some were stored before). */
+async function insertAll(tx: Transaction, valid: ValidRecord[], connection: pg.ClientBase): Promise<Inserted> {
+  return { newIds: await insertNewTransactions(tx, valid.map(toTransactionRow), connection), accepted: valid, rejected: [] };
 }
 
 /**
@@ -215,10 +213,10 @@ async function storeBatch(
   db: Database,
   valid: ValidRecord[],
   poison: PoisonRecord[],
-  insert: (tx: Transaction, valid: ValidRecord[]) => Promise<Inserted>,
+  insert: (tx: Transaction, valid: ValidRecord[], connection: pg.ClientBase) => Promise<Inserted>,
 ): Promise<StoredBatch> {
-  return db.transaction(async (tx) => {
-    const { newIds, accepted, rejected } = await insert(tx, valid);
+  return transactionOnConnection(db, async (tx, connection) => {
+    const { newIds, accepted, rejected } = await insert(tx, valid, connection);
     // An id new to the table was stored from its first record in the batch (rows insert in order); every
     // other record with that id, and every record of an id stored before, is a repeat to compare.
     const firstOfNew = new Set<string>();

@@ -84,6 +84,8 @@ export function chainHash(previousHash: string, canonical: string): string {
 
 type Executor = Pick<Database, "execute">;
 type Insert = (db: Executor, rows: NewTransactionRow[], options: InsertOptions) => Promise<Set<string>>;
+/** Stores linked rows with no conflict check (COPY, lib/db/copy.ts); false when an id was stored before, nothing stored. */
+export type CopyRows = (rows: NewTransactionRow[], persistedAt: Date) => Promise<boolean>;
 
 interface Head {
   seq: number;
@@ -149,6 +151,17 @@ async function moveHeads(db: Executor, moved: Map<string, Head>): Promise<void> 
   for (const [scope, head] of moved) knownHeads.set(scope, head);
 }
 
+/** Locks the heads that still hold the values this process knows; true when all of them did. */
+async function lockKnownHeads(db: Executor, known: Map<string, Head>): Promise<boolean> {
+  const { rows } = await db.execute<{ locked: number }>(
+    sql`select count(*)::int as locked from (
+          select h.scope from ${chainHeads} h join ${headArrays(known)} as known(scope, seq, hash)
+            on h.scope = known.scope and h.seq = known.seq and h.hash = known.hash
+          order by h.scope for update of h) as heads`,
+  );
+  return rows[0]?.locked === known.size;
+}
+
 /** The one statement of a batch whose heads this process knows: lock them if unchanged, insert, move them. */
 function guarded(expected: Map<string, Head>, moved: Map<string, Head>, rows: number): InsertOptions["wrap"] {
   return {
@@ -174,7 +187,13 @@ function guarded(expected: Map<string, Head>, moved: Map<string, Head>, rows: nu
  * transactions never wait for each other the other way round), and when some ids were stored before, this
  * transaction's new rows are deleted and stored again, linked without the repeats. Call inside a transaction.
  */
-export async function insertChained(db: Executor, rows: NewTransactionRow[], insert: Insert, maxRowsPerStatement: number) {
+export async function insertChained(
+  db: Executor,
+  rows: NewTransactionRow[],
+  insert: Insert,
+  maxRowsPerStatement: number,
+  copy?: CopyRows,
+) {
   const byScope = new Map<string, NewTransactionRow[]>();
   const seen = new Set<string>();
   for (const row of rows) {
@@ -193,7 +212,18 @@ export async function insertChained(db: Executor, rows: NewTransactionRow[], ins
   let heads: Map<string, Head> | undefined;
   let fresh = new Set<string>();
   let linked: NewTransactionRow[] = [];
-  if (known.size === scopes.length && seen.size <= maxRowsPerStatement) {
+  if (copy) {
+    // Heads locked (as known, or as read), the rows copied; a redelivered id makes the copy store nothing and
+    // the rows go the INSERT ... ON CONFLICT way below, with the heads still locked.
+    heads = known.size === scopes.length && (await lockKnownHeads(db, known)) ? known : await lockHeads(db, scopes);
+    for (const [scope, head] of heads) knownHeads.set(scope, head);
+    linked = link(byScope, heads, now);
+    if (await copy(linked, now)) {
+      await moveHeads(db, lastLinks(linked));
+      return new Set(linked.map((row) => row.id));
+    }
+    fresh = await insert(db, linked, { persistedAt: now });
+  } else if (known.size === scopes.length && seen.size <= maxRowsPerStatement) {
     linked = link(byScope, known, now);
     const moved = lastLinks(linked);
     fresh = await insert(db, linked, { persistedAt: now, wrap: guarded(known, moved, linked.length) });

@@ -140,6 +140,30 @@ export const READ_CONNECT_TIMEOUT_MS = 1_000;
 
 export type Database = ReturnType<typeof getDb>;
 
+/** A database transaction as Drizzle hands it to `db.transaction`'s callback. */
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+/**
+ * `work` in one transaction on a connection of `db`'s pool, which it also gets for what Drizzle cannot send
+ * (COPY, lib/db/copy.ts). A connection whose transaction failed is discarded rather than pooled: after a timed-out
+ * COPY it may still be in the middle of one.
+ */
+export async function transactionOnConnection<T>(
+  db: Database,
+  work: (tx: Transaction, connection: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const connection = await db.$client.connect();
+  let failure: unknown;
+  try {
+    return await drizzle(connection, { schema }).transaction((tx) => work(tx, connection));
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    connection.release(failure === undefined ? undefined : true);
+  }
+}
+
 export const MIGRATIONS_FOLDER = resolve(import.meta.dirname, "../../drizzle");
 
 /** Applies drizzle/'s committed SQL migrations; drizzle records applied ones, so this is idempotent. */

@@ -1,7 +1,9 @@
 import { getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
+import type pg from "pg";
 import { insertChained } from "./chain.js";
 import { type Database, getDb } from "./client.js";
+import { copyTransactions } from "./copy.js";
 import { type NewTransactionRow, type TransactionRow, transactions } from "./schema.js";
 
 /** Rows a statement; each statement binds one array per column, so the parameter limit does not apply. */
@@ -71,10 +73,18 @@ export async function insertTransactions(db: Pick<Database, "transaction">, rows
 
 /**
  * As insertTransactions, returning the ids that were new (the others were stored before, or twice in `rows`). Each
- * new row extends its scope's hash chain (lib/db/chain.ts); call inside a transaction.
+ * new row extends its scope's hash chain (lib/db/chain.ts); call inside a transaction. Given the transaction's own
+ * `connection`, the rows are COPYed first (lib/db/copy.ts), and inserted with ON CONFLICT only if that fails.
  */
-export async function insertNewTransactions(db: Pick<Database, "execute">, rows: NewTransactionRow[]): Promise<Set<string>> {
-  return insertChained(db, rows, insertRows, MAX_ROWS_PER_INSERT);
+export async function insertNewTransactions(
+  db: Pick<Database, "execute">,
+  rows: NewTransactionRow[],
+  connection?: pg.ClientBase,
+): Promise<Set<string>> {
+  const copy = connection
+    ? (linked: NewTransactionRow[], persistedAt: Date) => copyTransactions(connection, linked, persistedAt)
+    : undefined;
+  return insertChained(db, rows, insertRows, MAX_ROWS_PER_INSERT, copy);
 }
 
 async function insertRows(
