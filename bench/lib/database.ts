@@ -27,27 +27,3 @@ export async function freshDatabase(url: string): Promise<void> {
   await ensureDatabase(url);
   await migrateDatabase(url);
 }
-
-/** The columns the consumer writes; persisted_at is left to its default (now()) in both paths. */
-export const COPY_COLUMNS = [
-  "id",
-  "step",
-  "type",
-  "amount",
-  "name_orig",
-  "old_balance_orig",
-  "new_balance_orig",
-  "name_dest",
-  "old_balance_dest",
-  "new_balance_dest",
-  "is_fraud",
-  "is_flagged_fraud",
-  "status",
-  "received_at",
-  "kafka_topic",
-  "kafka_partition",
-  "kafka_offset",
-  // The hash chain (lib/db/chain.ts; chain_scope is generated): the reference copies the rows as stored, chained.
-  "chain_seq",
-  "chain_hash",
-] as const;

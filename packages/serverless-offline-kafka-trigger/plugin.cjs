@@ -20,9 +20,17 @@ class ServerlessOfflineKafkaTrigger {
     };
   }
 
-  async start() {
+  /**
+   * Starts the pollers of the service's Kafka events and answers what stops them. A host that binds its own
+   * hooks subclasses this plugin and overrides this method only (README, "Hooks").
+   */
+  async startTrigger(service, servicePath) {
     const { startOfflineKafka } = await import(pathToFileURL(join(__dirname, "dist", "index.js")).href);
-    this.running = await startOfflineKafka(this.serverless.service, this.servicePath);
+    return startOfflineKafka(service, servicePath);
+  }
+
+  async start() {
+    this.running = await this.startTrigger(this.serverless.service, this.servicePath);
     const count = this.running?.pollers.length ?? 0;
     this.log?.notice?.(`offline-kafka: ${count} Kafka consumer group(s) polling`);
   }

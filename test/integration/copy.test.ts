@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COPY_COLUMNS, copyTransactions } from "../../lib/db/copy.js";
 import type { NewTransactionRow } from "../../lib/db/schema.js";
 import { databaseErrorOf } from "../../lib/failures.js";
+import { storedPaymentExample } from "../../lib/reports/schemas.js";
 
 /**
  * The consumer stores a batch with one COPY (lib/db/copy.ts), whose text format it writes itself: every value
@@ -24,23 +25,14 @@ afterAll(async () => {
   await pool.end();
 });
 
+const { kafka: _, receivedAt, persistedAt: __, ...payment } = storedPaymentExample;
+
 function row(overrides: Partial<NewTransactionRow> = {}): NewTransactionRow {
   seq += 1;
   return {
+    ...payment,
     id: randomUUID(),
-    step: 1,
-    type: "PAYMENT",
-    amount: "9839.64",
-    nameOrig: "C1231006815",
-    oldbalanceOrg: "170136.00",
-    newbalanceOrig: "160296.36",
-    nameDest: "M1979787155",
-    oldbalanceDest: "0.00",
-    newbalanceDest: "0.00",
-    isFraud: false,
-    isFlaggedFraud: false,
-    status: "Completed",
-    receivedAt: new Date("2026-12-08T01:02:03.456Z"),
+    receivedAt: new Date(receivedAt),
     kafkaTopic: topic,
     kafkaPartition: 0,
     kafkaOffset: seq,
