@@ -1,8 +1,8 @@
 import type { MSKEvent } from "aws-lambda";
 import type { Kafka, KafkaMessage } from "kafkajs";
+import { buildMskEvent } from "serverless-offline-kafka-trigger";
 import { config } from "../../lib/config.js";
 import type { BatchSummary } from "../../lib/consumer/persist.js";
-import { buildMskEvent } from "../../lib/kafka/msk-event.js";
 import { type PartitionRange, type RangeRequest, readRanges, resolveRanges } from "./range.js";
 
 /**

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { MSKEvent } from "aws-lambda";
+import { buildMskEvent } from "serverless-offline-kafka-trigger";
 import { describe, expect, it } from "vitest";
 import { classifyRecord, isPoison, MAX_RECEIVED_AT_SKEW_MS, MAX_RECORD_BYTES } from "../../lib/consumer/classify.js";
 import { toDeadLetterMessage } from "../../lib/consumer/dead-letters.js";
 import { partitionRanges, toTransactionRow } from "../../lib/consumer/persist.js";
-import { buildMskEvent, type DecodedRecord, decodeMskEvent } from "../../lib/kafka/msk-event.js";
+import { type DecodedRecord, decodeMskEvent } from "../../lib/kafka/msk-event.js";
 
 const fixture = JSON.parse(readFileSync(resolve(import.meta.dirname, "../fixtures/msk-event.json"), "utf8")) as MSKEvent;
 

@@ -5,7 +5,7 @@
  *   npx tsx bench/experiments/consume-path.ts [--rows 100000] [--batch 500]
  *
  * The API's messages (lib/ingest toMessage) are grouped into MSK events as the poller builds them
- * (lib/kafka/msk-event buildMskEvent), then, one batch at a time on one connection:
+ * (the trigger package's buildMskEvent), then, one batch at a time on one connection:
  *   build      buildMskEvent only (the poller's base64 work)
  *   classify   + decodeMskEvent + classifyRecord + toTransactionRow (the handler's CPU work, no database)
  *   persist    lib/consume persistMskEvent: all of the above + the Drizzle insert in one transaction (today's handler)
@@ -15,13 +15,14 @@ import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type { KafkaMessage } from "kafkajs";
 import pg from "pg";
+import { buildMskEvent } from "serverless-offline-kafka-trigger";
 import { loadConfig } from "../../../lib/config.js";
 import { classifyRecord, isPoison } from "../../../lib/consumer/classify.js";
 import { persistMskEvent, toTransactionRow } from "../../../lib/consumer/persist.js";
 import type { NewTransactionRow } from "../../../lib/db/schema.js";
 import * as schema from "../../../lib/db/schema.js";
 import { toMessage } from "../../../lib/ingest.js";
-import { buildMskEvent, decodeMskEvent } from "../../../lib/kafka/msk-event.js";
+import { decodeMskEvent } from "../../../lib/kafka/msk-event.js";
 import { type Transaction, TransactionInput } from "../../../lib/transaction.js";
 import { withDatabase } from "../../../scripts/infra/index.js";
 import { dropDatabase, freshDatabase } from "../../lib/database.js";
