@@ -132,10 +132,13 @@ function link(byScope: Map<string, NewTransactionRow[]>, heads: Map<string, Head
   return linked;
 }
 
-/** The last link of each scope that has rows. */
-function lastLinks(linked: NewTransactionRow[]): Map<string, Head> {
+/** The last link of each scope that has rows, as link() set it on its last row. */
+function lastLinks(byScope: Map<string, NewTransactionRow[]>): Map<string, Head> {
   const last = new Map<string, Head>();
-  for (const row of linked) last.set(chainScopeOf(row), { seq: row.chainSeq as number, hash: row.chainHash as string });
+  for (const [scope, rows] of byScope) {
+    const row = rows.at(-1);
+    if (row) last.set(scope, { seq: row.chainSeq as number, hash: row.chainHash as string });
+  }
   return last;
 }
 
@@ -219,13 +222,13 @@ export async function insertChained(
     for (const [scope, head] of heads) knownHeads.set(scope, head);
     linked = link(byScope, heads, now);
     if (await copy(linked, now)) {
-      await moveHeads(db, lastLinks(linked));
+      await moveHeads(db, lastLinks(byScope));
       return new Set(linked.map((row) => row.id));
     }
     fresh = await insert(db, linked, { persistedAt: now });
   } else if (known.size === scopes.length && seen.size <= maxRowsPerStatement) {
     linked = link(byScope, known, now);
-    const moved = lastLinks(linked);
+    const moved = lastLinks(byScope);
     fresh = await insert(db, linked, { persistedAt: now, wrap: guarded(known, moved, linked.length) });
     if (fresh.size === linked.length) {
       for (const [scope, head] of moved) knownHeads.set(scope, head);
@@ -253,6 +256,6 @@ export async function insertChained(
     // Another transaction stored one of these ids in between: fail, and the batch is retried whole.
     if (fresh.size !== linked.length) throw new Error("the chains changed while they were extended; retry");
   }
-  await moveHeads(db, lastLinks(linked));
+  await moveHeads(db, lastLinks(byScope));
   return fresh;
 }
