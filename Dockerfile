@@ -25,7 +25,7 @@ RUN mkdir -p .cache .esbuild dist .serverless && chown node:node .cache .esbuild
 FROM application AS worker
 COPY --from=production-dependencies /app/node_modules ./node_modules
 USER node
-CMD ["node", "--import", "tsx", "scripts/worker.ts"]
+CMD ["node", "--max-semi-space-size=32", "--heap-growing-percent=100", "--import", "tsx", "scripts/worker.ts"]
 
 FROM application AS api
 COPY --from=all-dependencies /app/node_modules ./node_modules

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_API_KEY, type RunContext } from "./context.js";
 import { type OfflineServer, REPO_ROOT, startOffline } from "./offline.js";
@@ -86,11 +86,15 @@ export async function startNoop(context: RunContext, name: string): Promise<Offl
 /** The standalone worker (`npm run worker`: the local Kafka poller invoking the consume handler). */
 export const WORKER_ENTRY = "scripts/worker.ts";
 /**
- * `npm run worker`'s node flags (package.json): young-generation semi-spaces of 32 MB instead of 16 MB (stage 4,
- * --profile: garbage collection 19% -> 8-10% of the worker's CPU, drain +30-40%, peak RSS +25-35 MB), and an old
- * space that grows to twice its live data before a full collection instead of V8's own factor (up to 4x; peak RSS -50 MB).
+ * `npm run worker`'s node flags, read from package.json so the bench runs the worker as users do (docs/performance.md
+ * says why each is there: young-generation semi-spaces of 32 MB, an old space collected once it doubles).
  */
-export const WORKER_NODE_FLAGS = ["--max-semi-space-size=32", "--heap-growing-percent=100"];
+export const WORKER_NODE_FLAGS = workerScriptFlags();
+
+function workerScriptFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  return (scripts.worker ?? "").split(" ").filter((arg) => arg.startsWith("--") && arg !== "--import");
+}
 
 export function startWorker(context: RunContext, name: string, topic: string, group: string): ManagedProcess {
   if (!existsSync(join(REPO_ROOT, WORKER_ENTRY))) throw new Error(`${WORKER_ENTRY} does not exist yet`);

@@ -155,6 +155,13 @@ describe("docker-compose.yml", () => {
     expect(targets).toEqual(["3000"]);
   });
 
+  it("runs the worker as `npm run worker` does, node's memory flags included", () => {
+    const { scripts } = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    expect(service("worker").command).toEqual(scripts.worker?.split(" "));
+  });
+
   it("gives PostgreSQL a password (no trust), which the services' DATABASE_URL carries", () => {
     const postgres = service("postgres").environment ?? {};
     expect(postgres.POSTGRES_HOST_AUTH_METHOD).toBeUndefined();

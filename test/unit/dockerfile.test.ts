@@ -127,8 +127,12 @@ describe("the Dockerfile", () => {
     expect(install.map((run) => run.args)).toEqual([expect.stringContaining("--omit=dev")]);
 
     const worker = lineage("worker")[0]?.instructions.findLast((instruction) => instruction.keyword === "CMD");
-    expect(JSON.parse(worker?.args ?? "[]")).toEqual(["node", "--import", "tsx", "scripts/worker.ts"]);
-    const { dependencies } = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
+    const { dependencies, scripts } = JSON.parse(read("package.json")) as {
+      dependencies: Record<string, string>;
+      scripts: Record<string, string>;
+    };
+    // The image runs the worker as `npm run worker` does, node's memory flags included (docs/performance.md).
+    expect(JSON.parse(worker?.args ?? "[]")).toEqual(scripts.worker?.split(" "));
     const { packages } = await imports(["scripts/worker.ts"]);
     expect(packages.filter((name) => !(name in dependencies))).toEqual([]);
     expect("tsx" in dependencies).toBe(true);
