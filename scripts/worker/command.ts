@@ -1,5 +1,5 @@
 /**
- * npm run worker -- [--topic T] [--group G] [--batch-size 2000] [--window 0] [--from trim-horizon|latest]
+ * npm run worker -- [--topic T] [--group G] [--batch-size 1000] [--window 0] [--from trim-horizon|latest]
  *                    [--session-timeout 30] [--timeout 60] [--retries -1] [--bisect true|false]
  *                    [--on-failure kafka://<topic>|none] [--metrics-port 9464] [--metrics-host 127.0.0.1]
  * The local Kafka trigger of `serverless offline start` as a standalone process (compose's worker
@@ -38,7 +38,7 @@ const command = parseOrExit(
   )
     .option("--topic <topic>", "the topic to consume", config.TRANSACTIONS_TOPIC)
     .option("--group <id>", "the consumer group", config.CONSUMER_GROUP_ID)
-    .option("--batch-size <n>", "records per invocation at most (batchSize)", "2000")
+    .option("--batch-size <n>", "records per invocation at most (batchSize)", "1000")
     .option("--window <seconds>", "how long a batch may wait to fill (maximumBatchingWindow)", "0")
     .option("--from <position>", "where a new group starts: trim-horizon or latest", "trim-horizon")
     .option(

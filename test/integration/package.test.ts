@@ -96,7 +96,7 @@ describe("npx sls package (offline)", () => {
     expect(mapping?.Properties).toMatchObject({
       Topics: ["transactions"],
       StartingPosition: "TRIM_HORIZON",
-      BatchSize: 2000,
+      BatchSize: 1000,
       // osls drops a window of 0 (AWS's default of 0.5 s would apply); plugins/kafka-event-options.cjs writes it.
       MaximumBatchingWindowInSeconds: 0,
       EventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
