@@ -14,6 +14,7 @@ import { readPaysimCsv } from "../../scripts/paysim/csv.js";
 import { seedIdOf, seedTransactions } from "../../scripts/seed/historical.js";
 import { simulate } from "../../scripts/simulate/run.js";
 import { launchChromium, requireChromium } from "../support/chromium.js";
+import { closePool } from "../support/database.js";
 import { testKafka, uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
 
@@ -65,7 +66,7 @@ afterAll(async () => {
   await closeBrowser?.();
   await producer?.disconnect();
   await server?.stop();
-  await pool?.end();
+  await closePool(pool);
   const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
   await admin.connect();
   await admin.query(`drop database if exists "${databaseName}" with (force)`);

@@ -9,6 +9,7 @@ import { readDeadLetters, readThroughput } from "../../lib/pipeline/stats.js";
 import { encodeCursor, getTransaction, listTransactions, parseReportsQuery } from "../../lib/reports/list.js";
 import { summarizeTransactions } from "../../lib/reports/summary.js";
 import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { closePool } from "../support/database.js";
 
 /**
  * Every read the API makes, as the API's own code sends it (captured from its drizzle instance), run
@@ -94,7 +95,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool?.end();
+  await closePool(pool);
   const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
   await admin.connect();
   await admin.query(`drop database if exists "${new URL(databaseUrl).pathname.slice(1)}" with (force)`);

@@ -12,6 +12,7 @@ import * as schema from "../../lib/db/schema.js";
 import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { PaysimFileError } from "../../scripts/paysim/csv.js";
 import { seedIdOf, seedTransactions } from "../../scripts/seed/historical.js";
+import { closePool } from "../support/database.js";
 import { csvLines, differences, storedRows } from "../support/paysim-exact.js";
 import { PAYSIM_SAMPLE } from "../support/sample.js";
 
@@ -53,7 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool?.end();
+  await closePool(pool);
   const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
   await admin.connect();
   await admin.query(`drop database if exists "${databaseName}" with (force)`);

@@ -11,6 +11,7 @@ import { DependencyUnavailableError } from "../../lib/errors.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { SUMMARY_CACHE_MS, type SummaryFilter, summarizeTransactions } from "../../lib/reports/summary.js";
 import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { closePool } from "../support/database.js";
 import { eventually } from "../support/fault-infra.js";
 import { uniqueName } from "../support/kafka.js";
 import { type OfflineServer, startOffline } from "../support/offline.js";
@@ -86,7 +87,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await admin?.end();
+  await closePool(admin);
   const client = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
   await client.connect();
   await client.query(`drop database if exists "${databaseName}" with (force)`);

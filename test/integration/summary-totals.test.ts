@@ -17,6 +17,7 @@ import { TRANSACTION_STATUSES, TRANSACTION_TYPES, type Transaction } from "../..
 import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { readPaysimCsv } from "../../scripts/paysim/csv.js";
 import { seedTransactions } from "../../scripts/seed/historical.js";
+import { closePool } from "../support/database.js";
 
 /**
  * GET /reports/summary reads transaction_totals, which triggers keep current as rows are stored. Here the
@@ -150,7 +151,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool?.end();
+  await closePool(pool);
   await dropDatabases();
 });
 
