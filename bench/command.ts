@@ -15,10 +15,17 @@ import { loadConfig } from "../lib/config.js";
 import { releaseClients } from "../lib/lifecycle.js";
 import { logger } from "../lib/logger.js";
 import { cliCommand, parseOrExit, positiveInteger } from "../scripts/cli/args.js";
-import { applyRecordedInfra, infraUp, kafkaAnswers, stopNativeKafka, withDatabase } from "../scripts/infra/index.js";
+import {
+  applyRecordedInfra,
+  dropDatabase,
+  infraUp,
+  kafkaAnswers,
+  stopNativeKafka,
+  withDatabase,
+} from "../scripts/infra/index.js";
 import { FULL_SIZES, type RunContext, SMOKE_SIZES } from "./lib/context.js";
 import { renderProfile, summariseProfiles } from "./lib/cpu-profile.js";
-import { dropDatabase, freshDatabase } from "./lib/database.js";
+import { freshDatabase } from "./lib/database.js";
 import { deleteTopicsAndGroups } from "./lib/kafka.js";
 import { REPO_ROOT } from "./lib/offline.js";
 import { DEFAULT_PAYSIM_CSV, paysimBodies } from "./lib/paysim.js";

@@ -14,6 +14,8 @@ export {
 export { type ClientSecurity, kafkaAnswers, kafkaBrokerCount } from "./kafka-probe.js";
 export { ensureKafkaJars, ensureMavenJars, KAFKA_VERSION } from "./maven-jars.js";
 export {
+  databaseName,
+  dropDatabase,
   ensureDatabase,
   findPostgresBin,
   freePort,

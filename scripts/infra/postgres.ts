@@ -27,21 +27,38 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
 /** Creates the database named in `url` when it is missing; harmless when it exists. */
 export async function ensureDatabase(url: string): Promise<void> {
-  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const database = databaseName(url);
   const client = new pg.Client({ connectionString: withDatabase(url, "postgres") });
   await client.connect();
   try {
     const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [database]);
     if (!rowCount) {
-      await client.query(`create database "${database.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+      await client.query(`create database ${quoteIdent(database)}`).catch((error: { code?: string }) => {
         // Two processes racing to create it: the loser sees duplicate_database, which is fine.
         if (error.code !== "42P04") throw error;
       });
     }
   } finally {
     await client.end();
+  }
+}
+
+/** Drops the database named in `url` (ending other sessions on it first); harmless when it is missing. */
+export async function dropDatabase(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: withDatabase(url, "postgres") });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${quoteIdent(databaseName(url))} with (force)`);
+  } finally {
+    await admin.end();
   }
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import * as schema from "../../lib/db/schema.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { dropDatabase, ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { readPaysimCsv } from "../../scripts/paysim/csv.js";
 import { seedIdOf, seedTransactions } from "../../scripts/seed/historical.js";
 import { simulate } from "../../scripts/simulate/run.js";
@@ -67,10 +67,7 @@ afterAll(async () => {
   await producer?.disconnect();
   await server?.stop();
   await closePool(pool);
-  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
-  await admin.connect();
-  await admin.query(`drop database if exists "${databaseName}" with (force)`);
-  await admin.end();
+  await dropDatabase(databaseUrl);
 });
 
 /** A new tab (its own sessionStorage) that records every request it makes. */

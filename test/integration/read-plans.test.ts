@@ -8,7 +8,7 @@ import * as schema from "../../lib/db/schema.js";
 import { readDeadLetters, readThroughput } from "../../lib/pipeline/stats.js";
 import { encodeCursor, getTransaction, listTransactions, parseReportsQuery } from "../../lib/reports/list.js";
 import { summarizeTransactions } from "../../lib/reports/summary.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { dropDatabase, ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { closePool } from "../support/database.js";
 
 /**
@@ -96,10 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await closePool(pool);
-  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
-  await admin.connect();
-  await admin.query(`drop database if exists "${new URL(databaseUrl).pathname.slice(1)}" with (force)`);
-  await admin.end();
+  await dropDatabase(databaseUrl);
 });
 
 const RECEIVED = "transactions_received_idx";

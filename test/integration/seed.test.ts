@@ -9,7 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../lib/db/client.js";
 import * as schema from "../../lib/db/schema.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { dropDatabase, ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { PaysimFileError } from "../../scripts/paysim/csv.js";
 import { seedIdOf, seedTransactions } from "../../scripts/seed/historical.js";
 import { closePool } from "../support/database.js";
@@ -55,10 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await closePool(pool);
-  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
-  await admin.connect();
-  await admin.query(`drop database if exists "${databaseName}" with (force)`);
-  await admin.end();
+  await dropDatabase(databaseUrl);
   rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -10,7 +10,7 @@ import { insertTransactions } from "../../lib/db/transactions.js";
 import { DependencyUnavailableError } from "../../lib/errors.js";
 import { ensureTopics } from "../../lib/kafka/admin.js";
 import { SUMMARY_CACHE_MS, type SummaryFilter, summarizeTransactions } from "../../lib/reports/summary.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { dropDatabase, ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { closePool } from "../support/database.js";
 import { eventually } from "../support/fault-infra.js";
 import { uniqueName } from "../support/kafka.js";
@@ -88,10 +88,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await closePool(admin);
-  const client = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
-  await client.connect();
-  await client.query(`drop database if exists "${databaseName}" with (force)`);
-  await client.end();
+  await dropDatabase(databaseUrl);
 });
 
 describe("summarizeTransactions' cache", () => {

@@ -14,7 +14,7 @@ import { toMessage } from "../../lib/ingest.js";
 import type { Summary } from "../../lib/reports/schemas.js";
 import { type SummaryFilter, summarizeTransactions } from "../../lib/reports/summary.js";
 import { TRANSACTION_STATUSES, TRANSACTION_TYPES, type Transaction } from "../../lib/transaction.js";
-import { ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
+import { dropDatabase, ensureDatabase, withDatabase } from "../../scripts/infra/index.js";
 import { readPaysimCsv } from "../../scripts/paysim/csv.js";
 import { seedTransactions } from "../../scripts/seed/historical.js";
 import { closePool } from "../support/database.js";
@@ -132,12 +132,7 @@ async function expectSummaryMatchesScan(): Promise<void> {
 }
 
 async function dropDatabases(): Promise<void> {
-  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, "postgres") });
-  await admin.connect();
-  for (const url of [databaseUrl, backfillUrl]) {
-    await admin.query(`drop database if exists "${new URL(url).pathname.slice(1)}" with (force)`);
-  }
-  await admin.end();
+  for (const url of [databaseUrl, backfillUrl]) await dropDatabase(url);
 }
 
 beforeAll(async () => {

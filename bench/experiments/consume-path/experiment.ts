@@ -24,8 +24,8 @@ import * as schema from "../../../lib/db/schema.js";
 import { toMessage } from "../../../lib/ingest.js";
 import { decodeMskEvent } from "../../../lib/kafka/msk-event.js";
 import { type Transaction, TransactionInput } from "../../../lib/transaction.js";
-import { withDatabase } from "../../../scripts/infra/index.js";
-import { dropDatabase, freshDatabase } from "../../lib/database.js";
+import { dropDatabase, withDatabase } from "../../../scripts/infra/index.js";
+import { freshDatabase } from "../../lib/database.js";
 import { paysimBodies } from "../../lib/paysim.js";
 
 const { values } = parseArgs({

@@ -19,8 +19,8 @@ import type { NewTransactionRow } from "../../../lib/db/schema.js";
 import { insertTransactions } from "../../../lib/db/transactions.js";
 import { toMessage } from "../../../lib/ingest.js";
 import { type Transaction, TransactionInput } from "../../../lib/transaction.js";
-import { withDatabase } from "../../../scripts/infra/index.js";
-import { dropDatabase, freshDatabase } from "../../lib/database.js";
+import { dropDatabase, withDatabase } from "../../../scripts/infra/index.js";
+import { freshDatabase } from "../../lib/database.js";
 import { paysimBodies } from "../../lib/paysim.js";
 
 const { values } = parseArgs({
